@@ -1,0 +1,1 @@
+"""Activities: thin, idempotent I/O for the case workflow."""

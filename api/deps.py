@@ -1,0 +1,53 @@
+"""Dependencies shared by the route modules (``Annotated`` style)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from temporalio.client import Client
+
+from records.repository import Records
+from settings import Settings
+from starter.temporal import connect
+
+
+class TemporalGateway:
+    """Connects to Temporal on first use, so the API can start before Temporal is up."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: Client | None = None
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Client:
+        async with self._lock:
+            if self._client is None:
+                try:
+                    self._client = await asyncio.wait_for(connect(self._settings), timeout=5)
+                except Exception as exc:
+                    raise HTTPException(
+                        503, f"Temporal is not reachable at {self._settings.temporal_address}"
+                    ) from exc
+            return self._client
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _records(request: Request) -> Records:
+    records: Records = request.app.state.records
+    return records
+
+
+async def _temporal(request: Request) -> Client:
+    gateway: TemporalGateway = request.app.state.temporal
+    return await gateway.client()
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+RecordsDep = Annotated[Records, Depends(_records)]
+TemporalDep = Annotated[Client, Depends(_temporal)]

@@ -1,0 +1,105 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from policy.categories import Category, Channel
+from workflows.ids import CUSTOMER_REF_PATTERN
+
+MAX_DESCRIPTION_CHARS = 10_000
+
+CustomerRef = Annotated[
+    str,
+    StringConstraints(pattern=CUSTOMER_REF_PATTERN),
+    Field(description="Pseudonymous customer reference: letters, digits, '-', '_' (max 64)"),
+]
+EmailAddress = Annotated[
+    str, StringConstraints(pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$", max_length=254)
+]
+
+
+class CustomerDetails(BaseModel):
+    """Contact details a letter needs. Kept in the records, never in workflow history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    email: EmailAddress | None = None
+    postal_address: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
+
+
+class IncidentIn(BaseModel):
+    """An incident reported by a case system or an officer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_ref: CustomerRef
+    category: Category
+    channel: Channel
+    occurred_at: AwareDatetime
+    description: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=MAX_DESCRIPTION_CHARS, strip_whitespace=True),
+    ]
+    reported_by: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    source_reference: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = (
+        Field(
+            default=None,
+            description="The case system's own id for this incident; resending it is idempotent.",
+        )
+    )
+    customer: CustomerDetails | None = None
+
+
+class IncidentAccepted(BaseModel):
+    """The incident reached the customer's case workflow."""
+
+    incident_id: str
+    case_id: str
+    status: str = "accepted"
+
+
+class CustomerRegistered(BaseModel):
+    """What is now on file (without echoing the personal data back)."""
+
+    customer_ref: str
+    has_name: bool
+    has_email: bool
+    has_postal_address: bool
+
+
+class IncidentOut(BaseModel):
+    incident_id: str
+    category: str
+    channel: str
+    occurred_at: datetime
+    reported_by: str
+    description: str
+
+
+class LetterOut(BaseModel):
+    letter_id: str
+    kind: str
+    delivery: str
+    status: str
+    sent_at: datetime | None
+
+
+class CaseOut(BaseModel):
+    """A customer's current case, from the records and the live workflow."""
+
+    case_id: str
+    case_key: str
+    episode: int
+    profile: str
+    stage: str
+    risk_flag: bool
+    opened_at: datetime
+    incidents: list[IncidentOut]
+    letters: list[LetterOut]
+    workflow_status: str | None = None
+    malformed_signals: int | None = None

@@ -1,0 +1,1 @@
+"""The local development stack that `make run` starts and supervises."""

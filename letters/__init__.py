@@ -1,0 +1,1 @@
+"""Letters to customers: Jinja2 rendering (autoescape on), split from delivery."""

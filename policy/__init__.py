@@ -1,0 +1,1 @@
+"""Pure policy rules and the policy profiles. No I/O, no Temporal, no settings."""

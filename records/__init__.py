@@ -1,0 +1,1 @@
+"""Case records: SQLAlchemy 2.x models, sessions and Alembic migrations."""

@@ -1,0 +1,48 @@
+"""Connecting to Temporal and starting or signalling case workflows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from policy.profiles import PolicyProfile, load_profile
+from settings import Settings
+from workflows import search_attributes as sa
+from workflows.case import CaseWorkflow
+from workflows.ids import case_workflow_id
+from workflows.messages import CaseInput, CaseState, IncidentReport
+
+
+async def connect(settings: Settings) -> Client:
+    """A Temporal client for this deployment."""
+    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+
+
+def profile_from_settings(settings: Settings) -> PolicyProfile:
+    """The deployment's policy profile with its duration overrides applied."""
+    return load_profile(settings.policy_profile, settings.durations)
+
+
+async def report_incident(
+    client: Client, settings: Settings, incident: IncidentReport
+) -> WorkflowHandle[CaseWorkflow, CaseState]:
+    """Signal-with-start: the incident reaches the customer's case, opening one if needed."""
+    profile = profile_from_settings(settings)
+    return await client.start_workflow(
+        CaseWorkflow.run,
+        CaseInput(customer_ref=incident.customer_ref, profile=profile),
+        id=case_workflow_id(incident.customer_ref),
+        task_queue=settings.task_queue,
+        start_signal="report_incident",
+        start_signal_args=[incident],
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.CUSTOMER_REF, incident.customer_ref),
+                SearchAttributePair(sa.CASE_STAGE, "open"),
+                SearchAttributePair(sa.POLICY_PROFILE, profile.name),
+            ]
+        ),
+        task_timeout=timedelta(seconds=10),
+    )

@@ -1,0 +1,91 @@
+"""The policy profiles and categories: pure, no fakes."""
+
+from __future__ import annotations
+
+import pytest
+
+from policy.categories import Category, Track, is_violent, track_for
+from policy.ladder import behaviour_summary, needs_initial_warning
+from policy.profiles import PROFILE_NAMES, UnknownProfileError, load_profile
+
+SIX_MONTHS = 15_778_800
+
+
+def test_housing_solutions_reviews_after_six_months_exactly() -> None:
+    durations = load_profile("housing_solutions").durations
+    assert durations.review_period_min == durations.review_period_max == SIX_MONTHS
+
+
+def test_magna_review_period_spans_three_to_twelve_months() -> None:
+    durations = load_profile("magna").durations
+    assert durations.review_period_min == SIX_MONTHS // 2
+    assert durations.review_period_max == SIX_MONTHS * 2
+
+
+def test_magna_offers_referral_and_mediation_housing_solutions_does_not() -> None:
+    magna, hs = load_profile("magna"), load_profile("housing_solutions")
+    assert (magna.referral_with_consent, magna.mediation) == (True, True)
+    assert (hs.referral_with_consent, hs.mediation) == (False, False)
+
+
+@pytest.mark.parametrize("name", PROFILE_NAMES)
+def test_twelve_month_rule_is_a_year(name: str) -> None:
+    assert load_profile(name).durations.closed_case_disregard == 31_557_600
+
+
+def test_overrides_shorten_durations_for_demos_and_tests() -> None:
+    profile = load_profile("housing_solutions", {"review_period_default": 10, "task_due": 2})
+    assert profile.durations.review_period_default == 10
+    assert profile.durations.task_due == 2
+    assert profile.durations.quiet_period == SIX_MONTHS
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "message"),
+    [
+        ("lambeth", None, "unknown policy profile"),
+        ("magna", {"review_perod": 5}, "unknown duration"),
+        ("magna", {"task_due": 0}, "positive"),
+    ],
+)
+def test_bad_profile_requests_are_refused_with_the_reason(
+    name: str, overrides: dict[str, int] | None, message: str
+) -> None:
+    with pytest.raises(UnknownProfileError, match=message):
+        load_profile(name, overrides)
+
+
+@pytest.mark.parametrize(
+    ("category", "track"),
+    [
+        (Category.PHYSICAL_VIOLENCE, Track.AGGRESSIVE),
+        (Category.THREAT_OF_VIOLENCE, Track.AGGRESSIVE),
+        (Category.VERBAL_ABUSE, Track.AGGRESSIVE),
+        (Category.DISCRIMINATORY_ABUSE, Track.AGGRESSIVE),
+        (Category.INTIMIDATION_HARASSMENT, Track.AGGRESSIVE),
+        (Category.UNSUBSTANTIATED_ALLEGATIONS, Track.AGGRESSIVE),
+        (Category.UNREASONABLE_DEMANDS, Track.UNREASONABLE),
+        (Category.UNREASONABLE_PERSISTENCE, Track.UNREASONABLE),
+        (Category.VEXATIOUS_COMPLAINTS, Track.UNREASONABLE),
+    ],
+)
+def test_each_category_follows_its_appendix_1_track(category: Category, track: Track) -> None:
+    assert track_for(category) is track
+
+
+def test_only_violence_used_or_threatened_is_violent() -> None:
+    assert {c for c in Category if is_violent(c)} == {
+        Category.PHYSICAL_VIOLENCE,
+        Category.THREAT_OF_VIOLENCE,
+    }
+
+
+def test_first_incident_earns_an_initial_warning_once() -> None:
+    assert needs_initial_warning(Category.UNREASONABLE_PERSISTENCE, initial_warning_given=False)
+    assert not needs_initial_warning(Category.UNREASONABLE_PERSISTENCE, initial_warning_given=True)
+
+
+@pytest.mark.parametrize("category", list(Category))
+def test_every_category_has_plain_words_for_letters(category: Category) -> None:
+    words = behaviour_summary(category)
+    assert words and "_" not in words

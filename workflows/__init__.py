@@ -1,0 +1,1 @@
+"""Case workflows: deterministic, no I/O, no settings reads."""

@@ -130,9 +130,7 @@ async def records(migrated_url: str) -> AsyncIterator[Records]:
 
 
 @pytest.fixture
-def settings(
-    tmp_path: Path, temporal_address: str, smtp_outbox: tuple[Path, int]
-) -> Settings:
+def settings(tmp_path: Path, temporal_address: str, smtp_outbox: tuple[Path, int]) -> Settings:
     """Settings for one test: its own database, task queue and post room."""
     _outbox, smtp_port = smtp_outbox
     return Settings(

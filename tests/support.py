@@ -23,9 +23,7 @@ def free_port() -> int:
 
 def outbox_messages(outbox: Path) -> list[Message]:
     """Every message the SMTP sink has stored, oldest first."""
-    return [
-        email.message_from_bytes(path.read_bytes()) for path in sorted(outbox.glob("*.eml"))
-    ]
+    return [email.message_from_bytes(path.read_bytes()) for path in sorted(outbox.glob("*.eml"))]
 
 
 def messages_to(outbox: Path, recipient: str) -> list[Message]:
@@ -42,14 +40,14 @@ def text_body(message: Message) -> str:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T | None]], timeout: float = 20.0, interval: float = 0.2
+    probe: Callable[[], Awaitable[T | None]], within: float = 20.0, interval: float = 0.2
 ) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
+    """Poll ``probe`` until it returns something truthy; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
     last: T | None = None
     while time.monotonic() < deadline:
         last = await probe()
         if last:
             return last
         await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last value {last!r})")
+    raise AssertionError(f"condition not met within {within}s (last value {last!r})")

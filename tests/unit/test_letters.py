@@ -35,7 +35,9 @@ def test_initial_warning_says_what_why_what_next_and_the_ombudsman() -> None:
 
 def test_a_missing_context_value_fails_loudly() -> None:
     with pytest.raises(Exception, match="behaviour_summary"):
-        render_letter("initial_warning", {k: v for k, v in CONTEXT.items() if k != "behaviour_summary"})
+        render_letter(
+            "initial_warning", {k: v for k, v in CONTEXT.items() if k != "behaviour_summary"}
+        )
 
 
 def test_unknown_letter_kind_is_refused() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -25,7 +27,7 @@ def test_production_accepts_a_real_secret_and_postgres() -> None:
     assert Settings(environment="production", secret_key="x" * 40, database_url=PG).secret_key
 
 
-def test_paths_derive_from_var_dir(tmp_path: object) -> None:
-    settings = Settings(var_dir="somewhere")
+def test_paths_derive_from_var_dir() -> None:
+    settings = Settings(var_dir=Path("somewhere"))
     assert str(settings.outbox) == "somewhere/outbox"
     assert settings.database_url == "sqlite+aiosqlite:///somewhere/records.sqlite3"

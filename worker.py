@@ -48,8 +48,13 @@ def build_worker(client: Client, settings: Settings, records: Records) -> Worker
         workflow_runner=workflow_runner(),
         activities=[
             activities.open_case,
-            activities.record_incident,
+            activities.record_incidents,
             activities.update_case_record,
+            activities.create_task,
+            activities.record_decision,
+            activities.escalate_task,
+            activities.record_case_event,
+            activities.record_support,
             activities.send_letter,
         ],
     )

@@ -19,6 +19,13 @@ _env = Environment(
 
 SUBJECTS: dict[str, str] = {
     "initial_warning": "Your contact with us: an initial warning about unacceptable behaviour",
+    "formal_warning": "Your contact with us: a formal warning about unacceptable behaviour",
+    "abusive_correspondence": "Your correspondence with us: offensive language",
+    "protocol": "How we will communicate with you: a communication protocol",
+    "appeal_outcome": "The outcome of your appeal about our communication protocol",
+    "review_outcome": "The review of our communication protocol",
+    "case_closed": "Your contact with us: this matter is now closed",
+    "direct_contact_ended": "We are ending direct contact with you",
 }
 
 

@@ -2,22 +2,116 @@
 
 from __future__ import annotations
 
-from policy.categories import Category, Track, track_for
+from dataclasses import dataclass
+
+from policy.categories import Category, Channel, Track, is_violent, track_for
+from policy.tasks import TaskKind
+
+WRITTEN_CHANNELS = frozenset({Channel.LETTER, Channel.EMAIL, Channel.SOCIAL_MEDIA})
 
 
-def stage_after_incident(current_stage: str, category: Category) -> str:
-    """The stage a case shows once an incident is recorded (a new case starts 'open')."""
-    if current_stage == "closed":
-        return "open"
-    return current_stage
+@dataclass(frozen=True)
+class LadderFacts:
+    """What the ladder needs to know about the case when an incident arrives."""
+
+    category: Category
+    channel: Channel
+    warned_by_officer: str | None
+    immediate_action_requested: bool
+    initial_warning_given: bool
+    formal_warning_given: bool
+    protocol_in_force: bool
+    direct_contact_ended: bool
+    abusive_notice_sent: bool
+    open_kinds: frozenset[TaskKind]
 
 
-def needs_initial_warning(category: Category, initial_warning_given: bool) -> bool:
-    """HS 6.5.1 / Appendix 1: the first incident on either track earns an initial warning."""
-    return not initial_warning_given and track_for(category) in (
-        Track.UNREASONABLE,
-        Track.AGGRESSIVE,
+@dataclass(frozen=True)
+class IncidentPlan:
+    """What follows from one incident: tasks to open, flags to set, letters to send."""
+
+    tasks: tuple[TaskKind, ...] = ()
+    risk_flag: bool = False
+    end_direct_contact: bool = False
+    letters: tuple[str, ...] = ()
+    initial_warning_recorded: str | None = None
+
+
+def plan_after_incident(facts: LadderFacts) -> IncidentPlan:
+    """Appendix 1 of the HS policy, for one incident (both profiles share the map)."""
+    tasks: list[TaskKind] = []
+    letters: list[str] = []
+    if facts.immediate_action_requested and not facts.protocol_in_force:
+        tasks.append(TaskKind.IMMEDIATE_ACTION)  # HS 6.5: a Director may sign off
+    if is_violent(facts.category):
+        # HS 6.3.1: end direct contact; always report to police; HS 6.3.6 tenancy action.
+        tasks += [TaskKind.POLICE_REPORT, TaskKind.TENANCY_ACTION]
+        if not facts.direct_contact_ended:
+            letters.append("direct_contact_ended")
+        return IncidentPlan(
+            tasks=_not_open(tasks, facts.open_kinds),
+            risk_flag=True,
+            end_direct_contact=not facts.direct_contact_ended,
+            letters=tuple(letters),
+        )
+    aggressive = track_for(facts.category) is Track.AGGRESSIVE
+    if aggressive and facts.channel in WRITTEN_CHANNELS and not facts.abusive_notice_sent:
+        letters.append("abusive_correspondence")  # HS 6.3.3
+    warned_now: str | None = None
+    if not facts.protocol_in_force:
+        if not facts.initial_warning_given:
+            if facts.warned_by_officer:
+                warned_now = facts.warned_by_officer  # HS 6.5.1: counts as the initial warning
+            else:
+                tasks.append(TaskKind.INITIAL_WARNING)
+        elif not facts.formal_warning_given:
+            tasks.append(TaskKind.FORMAL_WARNING)  # HS 6.5.2
+        else:
+            tasks.append(TaskKind.BEHAVIOUR_ASSESSMENT)  # HS 6.5.3
+    return IncidentPlan(
+        tasks=_not_open(tasks, facts.open_kinds),
+        risk_flag=aggressive,  # Appendix 1: one-off abusive incident -> red flag
+        letters=tuple(letters),
+        initial_warning_recorded=warned_now,
     )
+
+
+def _not_open(kinds: list[TaskKind], open_kinds: frozenset[TaskKind]) -> tuple[TaskKind, ...]:
+    return tuple(k for k in kinds if k not in open_kinds)
+
+
+def derive_stage(
+    *,
+    closed: bool,
+    protocol_in_force: bool,
+    open_kinds: frozenset[TaskKind],
+    direct_contact_ended: bool,
+    formal_warning_given: bool,
+    initial_warning_given: bool,
+) -> str:
+    """The case's stage (the CaseStage search attribute), derived from its facts."""
+    if closed:
+        return "closed"
+    if protocol_in_force:
+        return "protocol_in_force"
+    if open_kinds & {TaskKind.PROTOCOL_AUTHORISATION, TaskKind.IMMEDIATE_ACTION}:
+        return "protocol_authorisation"
+    if TaskKind.BEHAVIOUR_ASSESSMENT in open_kinds:
+        return "assessment"
+    if direct_contact_ended:
+        return "direct_contact_ended"
+    if formal_warning_given:
+        return "formal_warning"
+    if initial_warning_given:
+        return "initial_warning"
+    return "open"
+
+
+def review_period_problem(seconds: int, minimum: int, maximum: int) -> str | None:
+    """HS 6.5.6 (six months) / Magna (3 to 12 months): is this review period allowed?"""
+    if not minimum <= seconds <= maximum:
+        return f"review period must be between {minimum} and {maximum} seconds, not {seconds}"
+    return None
 
 
 _BEHAVIOUR_WORDS: dict[Category, str] = {

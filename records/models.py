@@ -63,6 +63,8 @@ class Case(Base):
     risk_flag: Mapped[bool] = mapped_column(default=False)
     opened_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column()
+    next_review_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
 
 
 class Incident(Base):
@@ -79,6 +81,7 @@ class Incident(Base):
     reported_at: Mapped[datetime] = mapped_column()
     reported_by: Mapped[str] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text)
+    batch_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class Letter(Base):
@@ -113,3 +116,62 @@ class AuditEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column()
+
+
+class Task(Base):
+    """A human decision: who must take it, by when, and what was decided, by whom and why."""
+
+    __tablename__ = "tasks"
+
+    task_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_key: Mapped[str] = mapped_column(ForeignKey("cases.case_key"), index=True)
+    customer_ref: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    role: Mapped[str] = mapped_column(String(40), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # open | decided
+    created_at: Mapped[datetime] = mapped_column()
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    escalated_to: Mapped[str | None] = mapped_column(String(40))
+    escalated_at: Mapped[datetime | None] = mapped_column()
+    context: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_role: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    reason: Mapped[str | None] = mapped_column(Text)
+    decision: Mapped[dict[str, object] | None] = mapped_column(JSON)
+
+
+class ProtocolRecord(Base):
+    """A communication protocol (or immediate action): terms, review dates, status."""
+
+    __tablename__ = "protocols"
+
+    protocol_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_key: Mapped[str] = mapped_column(ForeignKey("cases.case_key"), index=True)
+    customer_ref: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # in_force | ended | overturned
+    terms: Mapped[dict[str, object]] = mapped_column(JSON)
+    arrangements: Mapped[list[str]] = mapped_column(JSON)
+    authorised_by: Mapped[str] = mapped_column(String(100))
+    authorised_at: Mapped[datetime] = mapped_column()
+    next_review_at: Mapped[datetime] = mapped_column()
+    immediate: Mapped[bool] = mapped_column(default=False)
+    reviews: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column()
+
+
+class CustomerSupport(Base):
+    """Vulnerabilities, advocate and reasonable adjustments (need-to-know: staff only)."""
+
+    __tablename__ = "customer_support"
+
+    customer_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vulnerabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    advocate_name: Mapped[str | None] = mapped_column(String(200))
+    advocate_email: Mapped[str | None] = mapped_column(String(254))
+    contact_via_advocate: Mapped[bool] = mapped_column(default=False)
+    reasonable_adjustments: Mapped[str | None] = mapped_column(Text)
+    referral_consent: Mapped[bool] = mapped_column(default=False)
+    mediation_offered: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column()

@@ -10,8 +10,27 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from records.models import AuditEvent, Case, Customer, Incident, Letter
-from workflows.messages import IncidentReport, OpenCase, OpenedCase
+from records.models import (
+    AuditEvent,
+    Case,
+    Customer,
+    CustomerSupport,
+    Incident,
+    Letter,
+    ProtocolRecord,
+    Task,
+)
+from workflows.messages import (
+    CreateTask,
+    EscalateTask,
+    IncidentReport,
+    OpenCase,
+    OpenedCase,
+    RecordCaseEvent,
+    RecordDecision,
+    StoreSupport,
+    UpdateCaseRecord,
+)
 
 
 class Records:
@@ -85,15 +104,17 @@ class Records:
                 continue  # a concurrent attempt won the race: read its row
         raise RuntimeError(f"could not open a case row for run {request.run_key}")
 
-    async def update_case(self, case_key: str, stage: str, risk_flag: bool, at: datetime) -> None:
-        """Mirror the workflow's stage and risk flag into the case row."""
+    async def update_case(self, update: UpdateCaseRecord) -> None:
+        """Mirror the workflow's stage, risk flag and dates into the case row."""
         async with self._sessions.begin() as session:
-            case = await session.get(Case, case_key)
+            case = await session.get(Case, update.case_key)
             if case is None:
-                raise LookupError(f"no case {case_key}")
-            case.stage = stage
-            case.risk_flag = risk_flag
-            case.updated_at = at
+                raise LookupError(f"no case {update.case_key}")
+            case.stage = update.stage
+            case.risk_flag = update.risk_flag
+            case.next_review_at = update.next_review_at
+            case.closed_at = update.closed_at
+            case.updated_at = update.at
 
     async def latest_case(self, customer_ref: str) -> Case | None:
         """The customer's most recent case episode."""
@@ -107,39 +128,64 @@ class Records:
             return case
 
     # incidents -----------------------------------------------------------------
+    async def record_incidents(
+        self, case_key: str, batch_key: str, incidents: Sequence[IncidentReport]
+    ) -> list[str]:
+        """Write a batch of incidents; returns the ids written by this batch on any attempt."""
+        ids = [i.incident_id for i in incidents]
+        async with self._sessions.begin() as session:
+            known = {
+                row.incident_id: row.batch_key
+                for row in await session.scalars(
+                    select(Incident).where(Incident.incident_id.in_(ids))
+                )
+            }
+            for incident in incidents:
+                if incident.incident_id not in known:
+                    known[incident.incident_id] = batch_key
+                    self._add_incident(session, case_key, incident, batch_key)
+        return [i for i in ids if known.get(i) == batch_key]
+
     async def record_incident(self, case_key: str, incident: IncidentReport) -> bool:
-        """Write the incident once; returns False when it was already recorded."""
+        """Write one incident once; returns False when it was already recorded."""
         try:
             async with self._sessions.begin() as session:
                 if await session.get(Incident, incident.incident_id) is not None:
                     return False
-                session.add(
-                    Incident(
-                        incident_id=incident.incident_id,
-                        case_key=case_key,
-                        customer_ref=incident.customer_ref,
-                        category=str(incident.category),
-                        channel=str(incident.channel),
-                        occurred_at=incident.occurred_at,
-                        reported_at=incident.reported_at,
-                        reported_by=incident.reported_by,
-                        description=incident.description,
-                    )
-                )
-                _audit(
-                    session,
-                    event_key=f"incident:{incident.incident_id}",
-                    case_key=case_key,
-                    actor=incident.reported_by,
-                    role="officer",
-                    action="incident_reported",
-                    reason=None,
-                    details={"category": str(incident.category), "channel": str(incident.channel)},
-                    at=incident.reported_at,
-                )
+                self._add_incident(session, case_key, incident, None)
             return True
         except IntegrityError:
             return False
+
+    @staticmethod
+    def _add_incident(
+        session: AsyncSession, case_key: str, incident: IncidentReport, batch_key: str | None
+    ) -> None:
+        session.add(
+            Incident(
+                incident_id=incident.incident_id,
+                case_key=case_key,
+                customer_ref=incident.customer_ref,
+                category=str(incident.category),
+                channel=str(incident.channel),
+                occurred_at=incident.occurred_at,
+                reported_at=incident.reported_at,
+                reported_by=incident.reported_by,
+                description=incident.description,
+                batch_key=batch_key,
+            )
+        )
+        _audit(
+            session,
+            event_key=f"incident:{incident.incident_id}",
+            case_key=case_key,
+            actor=incident.reported_by,
+            role="officer",
+            action="incident_reported",
+            reason=None,
+            details={"category": str(incident.category), "channel": str(incident.channel)},
+            at=incident.reported_at,
+        )
 
     async def incidents(self, case_key: str) -> Sequence[Incident]:
         """The case episode's incidents, oldest first."""
@@ -200,6 +246,199 @@ class Records:
                 select(Letter).where(Letter.case_key == case_key).order_by(Letter.created_at)
             )
             return rows.all()
+
+    # tasks and decisions -------------------------------------------------------
+    async def create_task(self, request: CreateTask) -> None:
+        """Write an open task once."""
+        task = request.task
+        try:
+            async with self._sessions.begin() as session:
+                if await session.get(Task, task.task_id) is not None:
+                    return
+                session.add(
+                    Task(
+                        task_id=task.task_id,
+                        case_key=request.case_key,
+                        customer_ref=request.customer_ref,
+                        kind=task.kind,
+                        role=task.role,
+                        status="open",
+                        created_at=task.created_at,
+                        due_at=task.due_at,
+                        context=task.context,
+                    )
+                )
+                _audit(
+                    session,
+                    event_key=f"task:{task.task_id}:created",
+                    case_key=request.case_key,
+                    actor="system",
+                    role="system",
+                    action="task_created",
+                    reason=None,
+                    details={"task_id": task.task_id, "kind": task.kind, "role": task.role},
+                    at=task.created_at,
+                )
+        except IntegrityError:
+            return
+
+    async def record_decision(self, request: RecordDecision, decision: dict[str, object]) -> None:
+        """Close the task with who, role, when, what and why; keep the protocol current."""
+        d = request.decision
+        async with self._sessions.begin() as session:
+            task = await session.get(Task, request.task_id)
+            if task is None:
+                raise LookupError(f"no task {request.task_id}")
+            if task.status == "decided":
+                return
+            task.status = "decided"
+            task.outcome = d.outcome
+            task.decided_by = d.decided_by
+            task.decided_role = d.role
+            task.decided_at = request.at
+            task.reason = d.reason
+            task.decision = decision
+            _audit(
+                session,
+                event_key=f"task:{request.task_id}:decided",
+                case_key=request.case_key,
+                actor=d.decided_by,
+                role=d.role,
+                action=f"{request.kind}:{d.outcome}",
+                reason=d.reason,
+                details={"task_id": request.task_id, **decision},
+                at=request.at,
+            )
+            if request.protocol is not None and request.protocol_status is not None:
+                await self._save_protocol(session, request)
+
+    async def _save_protocol(self, session: AsyncSession, request: RecordDecision) -> None:
+        from dataclasses import asdict
+
+        from policy.protocol import arrangements
+
+        protocol = request.protocol
+        assert protocol is not None and request.protocol_status is not None
+        row = await session.get(ProtocolRecord, protocol.protocol_id)
+        if row is None:
+            case = await session.get(Case, request.case_key)
+            assert case is not None
+            row = ProtocolRecord(
+                protocol_id=protocol.protocol_id,
+                case_key=request.case_key,
+                customer_ref=case.customer_ref,
+                authorised_by=protocol.authorised_by,
+                authorised_at=protocol.authorised_at,
+                immediate=protocol.immediate,
+            )
+            session.add(row)
+        row.status = request.protocol_status
+        row.terms = asdict(protocol.terms)
+        row.arrangements = arrangements(protocol.terms)
+        row.next_review_at = protocol.next_review_at
+        row.reviews = protocol.reviews
+        row.updated_at = request.at
+
+    async def escalate_task(self, request: EscalateTask) -> None:
+        """Mark an overdue task escalated to the next role up, once."""
+        async with self._sessions.begin() as session:
+            task = await session.get(Task, request.task_id)
+            if task is None:
+                raise LookupError(f"no task {request.task_id}")
+            if task.escalated_to is not None:
+                return
+            task.escalated_to = request.to_role
+            task.escalated_at = request.at
+            _audit(
+                session,
+                event_key=f"task:{request.task_id}:escalated",
+                case_key=request.case_key,
+                actor="system",
+                role="system",
+                action="task_escalated",
+                reason="overdue",
+                details={"task_id": request.task_id, "kind": request.kind, "to": request.to_role},
+                at=request.at,
+            )
+
+    async def tasks(self, case_key: str) -> Sequence[Task]:
+        """The case's tasks, oldest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Task).where(Task.case_key == case_key).order_by(Task.created_at)
+            )
+            return rows.all()
+
+    async def protocols(self, customer_ref: str) -> Sequence[ProtocolRecord]:
+        """Every protocol the customer has had, newest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(ProtocolRecord)
+                .where(ProtocolRecord.customer_ref == customer_ref)
+                .order_by(ProtocolRecord.authorised_at.desc())
+            )
+            return rows.all()
+
+    # support and events ----------------------------------------------------------
+    async def store_support(self, request: StoreSupport) -> None:
+        """Keep the customer's support details (latest wins) and audit who recorded them."""
+        s = request.support
+        async with self._sessions.begin() as session:
+            row = await session.get(CustomerSupport, request.customer_ref)
+            if row is None:
+                row = CustomerSupport(customer_ref=request.customer_ref)
+                session.add(row)
+            row.vulnerabilities = list(s.vulnerabilities)
+            row.advocate_name = s.advocate_name
+            row.advocate_email = s.advocate_email
+            row.contact_via_advocate = s.contact_via_advocate
+            row.reasonable_adjustments = s.reasonable_adjustments
+            row.referral_consent = s.referral_consent
+            row.mediation_offered = s.mediation_offered
+            row.updated_at = request.at
+        await self.record_event(
+            RecordCaseEvent(
+                case_key=request.case_key,
+                event_key=f"{request.case_key}:support:{request.at.isoformat()}",
+                actor=s.recorded_by,
+                role=s.role,
+                action="support_recorded",
+                at=request.at,
+                details={
+                    "contact_via_advocate": str(s.contact_via_advocate),
+                    "referral_consent": str(s.referral_consent),
+                    "mediation_offered": str(s.mediation_offered),
+                },
+            )
+        )
+
+    async def get_support(self, customer_ref: str) -> CustomerSupport | None:
+        """The customer's support details, if any were recorded."""
+        async with self._sessions() as session:
+            return await session.get(CustomerSupport, customer_ref)
+
+    async def record_event(self, request: RecordCaseEvent) -> None:
+        """An audit row for a case event, once per event key."""
+        try:
+            async with self._sessions.begin() as session:
+                existing = await session.scalar(
+                    select(AuditEvent.id).where(AuditEvent.event_key == request.event_key)
+                )
+                if existing is not None:
+                    return
+                _audit(
+                    session,
+                    event_key=request.event_key,
+                    case_key=request.case_key,
+                    actor=request.actor,
+                    role=request.role,
+                    action=request.action,
+                    reason=request.reason,
+                    details=dict(request.details),
+                    at=request.at,
+                )
+        except IntegrityError:
+            return
 
     # audit ---------------------------------------------------------------------
     async def audit_trail(self, case_key: str) -> Sequence[AuditEvent]:

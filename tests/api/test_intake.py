@@ -37,10 +37,9 @@ async def test_reported_incident_opens_a_case_and_sends_the_letter(
 ) -> None:
     ref = new_ref()
     address = f"{ref.lower()}@example.org"
+    abusive_email = body(ref, category="verbal_abuse", customer={"name": "Pat", "email": address})
     async with httpx.AsyncClient(base_url=api_url) as http:
-        accepted = await http.post(
-            "/v1/incidents", json=body(ref, customer={"name": "Pat", "email": address})
-        )
+        accepted = await http.post("/v1/incidents", json=abusive_email)
         assert accepted.status_code == 202, accepted.text
         assert accepted.json()["case_id"] == f"ucb-case-{ref}"
 
@@ -52,7 +51,8 @@ async def test_reported_incident_opens_a_case_and_sends_the_letter(
             return case if case["letters"] and case["letters"][0]["status"] == "sent" else None
 
         case = await eventually(case_with_letter)
-    assert case["stage"] == "initial_warning"
+    assert case["stage"] == "open" and case["risk_flag"] is True
+    assert case["letters"][0]["kind"] == "abusive_correspondence"
     assert case["workflow_status"] == "RUNNING"
     assert [i["incident_id"] for i in case["incidents"]] == [accepted.json()["incident_id"]]
     assert case["opened_at"].endswith(("Z", "+00:00"))
@@ -84,13 +84,14 @@ async def test_customer_details_registered_beforehand_are_used(
     async with httpx.AsyncClient(base_url=api_url) as http:
         put = await http.put(f"/v1/customers/{ref}", json={"name": "Lee", "email": address})
         assert put.status_code == 200
+        abusive = body(ref, category="discriminatory_abuse", channel="social_media")
         assert put.json() == {
             "customer_ref": ref,
             "has_name": True,
             "has_email": True,
             "has_postal_address": False,
         }
-        assert (await http.post("/v1/incidents", json=body(ref))).status_code == 202
+        assert (await http.post("/v1/incidents", json=abusive)).status_code == 202
     outbox, _ = smtp_outbox
 
     async def delivered() -> bool:

@@ -101,10 +101,10 @@ def test_stack_runs_a_case_and_keeps_it_across_restarts(stack: Stack) -> None:
         f"{stack.api}/v1/incidents",
         {
             "customer_ref": "E2E-1",
-            "category": "unreasonable_persistence",
+            "category": "verbal_abuse",
             "channel": "email",
             "occurred_at": "2026-11-20T10:00:00Z",
-            "description": "Twentieth email about the same closed repair",
+            "description": "Email calling the officer useless, with swearing",
             "reported_by": "officer-1",
             "customer": {"name": "Pat", "email": "pat@example.org"},
         },
@@ -124,7 +124,7 @@ def test_stack_runs_a_case_and_keeps_it_across_restarts(stack: Stack) -> None:
             "--address",
             f"127.0.0.1:{stack.ports['TEMPORAL']}",
             "--query",
-            "CaseStage='initial_warning'",
+            "CaseStage='open' AND RiskFlag=true",
         ],
         capture_output=True,
         text=True,
@@ -138,6 +138,6 @@ def test_stack_runs_a_case_and_keeps_it_across_restarts(stack: Stack) -> None:
 
     stack.start()  # same var/: the case, its history and records survive
     case = _wait_for_case(stack.api, "E2E-1", lambda c: c["workflow_status"] == "RUNNING")
-    assert case["stage"] == "initial_warning"
+    assert case["stage"] == "open" and case["risk_flag"]
     assert len(case["incidents"]) == 1
     assert stack.stop() == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from policy.categories import Category, Track, is_violent, track_for
-from policy.ladder import behaviour_summary, needs_initial_warning
+from policy.ladder import behaviour_summary
 from policy.profiles import PROFILE_NAMES, UnknownProfileError, load_profile
 
 SIX_MONTHS = 15_778_800
@@ -78,11 +78,6 @@ def test_only_violence_used_or_threatened_is_violent() -> None:
         Category.PHYSICAL_VIOLENCE,
         Category.THREAT_OF_VIOLENCE,
     }
-
-
-def test_first_incident_earns_an_initial_warning_once() -> None:
-    assert needs_initial_warning(Category.UNREASONABLE_PERSISTENCE, initial_warning_given=False)
-    assert not needs_initial_warning(Category.UNREASONABLE_PERSISTENCE, initial_warning_given=True)
 
 
 @pytest.mark.parametrize("category", list(Category))

@@ -53,6 +53,7 @@ def build_worker(client: Client, settings: Settings, records: Records) -> Worker
             activities.create_task,
             activities.record_decision,
             activities.escalate_task,
+            activities.supersede_task,
             activities.record_case_event,
             activities.record_support,
             activities.send_letter,

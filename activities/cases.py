@@ -23,6 +23,7 @@ from workflows.messages import (
     SendLetter,
     SentLetter,
     StoreSupport,
+    SupersedeTask,
     UpdateCaseRecord,
 )
 
@@ -73,6 +74,11 @@ class CaseActivities:
         activity.logger.warning(
             "task %s (%s) overdue: escalated to %s", request.task_id, request.kind, request.to_role
         )
+
+    @activity.defn(name="supersede_task")
+    async def supersede_task(self, request: SupersedeTask) -> None:
+        """Close an open task the case has moved past."""
+        await self._records.supersede_task(request)
 
     @activity.defn(name="record_case_event")
     async def record_case_event(self, request: RecordCaseEvent) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -53,6 +53,15 @@ class IncidentIn(BaseModel):
         )
     )
     customer: CustomerDetails | None = None
+    warned_by_officer: Literal["in_person", "phone"] | None = Field(
+        default=None,
+        description="The reporting officer already told the customer, in person or by phone "
+        "(HS 6.5.1): recorded as the initial warning.",
+    )
+    immediate_action_requested: bool = Field(
+        default=False,
+        description="Ask a Director to sign off immediate action, skipping warnings (HS 6.5).",
+    )
 
 
 class IncidentAccepted(BaseModel):

@@ -54,6 +54,9 @@ def plan_after_incident(facts: LadderFacts) -> IncidentPlan:
             end_direct_contact=not facts.direct_contact_ended,
             letters=tuple(letters),
         )
+    if facts.category is Category.INTIMIDATION_HARASSMENT:
+        # HS 6.3.1 "normally reported"; Magna: harassment may be reported. The officer decides.
+        tasks.append(TaskKind.POLICE_REPORT)
     aggressive = track_for(facts.category) is Track.AGGRESSIVE
     if aggressive and facts.channel in WRITTEN_CHANNELS and not facts.abusive_notice_sent:
         letters.append("abusive_correspondence")  # HS 6.3.3

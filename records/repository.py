@@ -29,6 +29,7 @@ from workflows.messages import (
     RecordCaseEvent,
     RecordDecision,
     StoreSupport,
+    SupersedeTask,
     UpdateCaseRecord,
 )
 
@@ -338,6 +339,27 @@ class Records:
         row.next_review_at = protocol.next_review_at
         row.reviews = protocol.reviews
         row.updated_at = request.at
+
+    async def supersede_task(self, request: SupersedeTask) -> None:
+        """Close an open task the case has moved past, with an audit row saying why."""
+        async with self._sessions.begin() as session:
+            task = await session.get(Task, request.task_id)
+            if task is None or task.status != "open":
+                return
+            task.status = "superseded"
+            task.decided_at = request.at
+            task.reason = request.why
+            _audit(
+                session,
+                event_key=f"task:{request.task_id}:superseded",
+                case_key=request.case_key,
+                actor="system",
+                role="system",
+                action="task_superseded",
+                reason=request.why,
+                details={"task_id": request.task_id, "kind": request.kind},
+                at=request.at,
+            )
 
     async def escalate_task(self, request: EscalateTask) -> None:
         """Mark an overdue task escalated to the next role up, once."""

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         SendLetter,
         SentLetter,
         StoreSupport,
+        SupersedeTask,
         SupportRecord,
         Task,
         UpdateCaseRecord,
@@ -356,8 +357,13 @@ class CaseWorkflow:
             state.support.reasonable_adjustments_recorded = True
             protocol_status = "in_force"
             decided_on = state.protocol
-            self._drop_open(
-                TaskKind.INITIAL_WARNING, TaskKind.FORMAL_WARNING, TaskKind.BEHAVIOUR_ASSESSMENT
+            await self._supersede(
+                TaskKind.INITIAL_WARNING,
+                TaskKind.FORMAL_WARNING,
+                TaskKind.BEHAVIOUR_ASSESSMENT,
+                TaskKind.PROTOCOL_AUTHORISATION,
+                TaskKind.IMMEDIATE_ACTION,
+                why="a protocol is now in force",
             )
             await self._send_letter(
                 "protocol",
@@ -371,6 +377,7 @@ class CaseWorkflow:
             if outcome == "overturned":
                 state.protocol = None
                 protocol_status = "overturned"
+                await self._supersede(TaskKind.PROTOCOL_REVIEW, why="the protocol was overturned")
             elif outcome == "varied":
                 assert decision.terms is not None
                 protocol.terms = decision.terms
@@ -392,6 +399,7 @@ class CaseWorkflow:
             if outcome == "end":
                 state.protocol = None
                 protocol_status = "ended"
+                await self._supersede(TaskKind.APPEAL_DECISION, why="the protocol has ended")
                 await self._send_letter(
                     "review_outcome",
                     f"review_outcome:{task.task_id}",
@@ -533,10 +541,15 @@ class CaseWorkflow:
     def _open_kinds(self) -> frozenset[TaskKind]:
         return frozenset(TaskKind(t.kind) for t in self._state.open_tasks)
 
-    def _drop_open(self, *kinds: TaskKind) -> None:
-        self._state.open_tasks = [
-            t for t in self._state.open_tasks if TaskKind(t.kind) not in kinds
-        ]
+    async def _supersede(self, *kinds: TaskKind, why: str) -> None:
+        """Close open tasks the case has moved past (recorded, never silently dropped)."""
+        for task in [t for t in self._state.open_tasks if TaskKind(t.kind) in kinds]:
+            self._state.open_tasks.remove(task)
+            self._state.decided_task_ids.append(task.task_id)
+            await self._activity(
+                "supersede_task",
+                SupersedeTask(self._state.case_key, task.task_id, task.kind, why, self._now()),
+            )
 
     async def _open_tasks(self, kinds: list[TaskKind], context: dict[str, str]) -> None:
         for kind in kinds:

@@ -266,6 +266,17 @@ class EscalateTask:
 
 
 @dataclass
+class SupersedeTask:
+    """Activity input: close an open task the case has moved past."""
+
+    case_key: str
+    task_id: str
+    kind: str
+    why: str
+    at: datetime
+
+
+@dataclass
 class RecordCaseEvent:
     """Activity input: an audit row for something that is not a task decision."""
 

@@ -48,6 +48,8 @@ async def post_incident(
         description=body.description,
         reported_by=body.reported_by,
         reported_at=now,
+        warned_by_officer=body.warned_by_officer,
+        immediate_action_requested=body.immediate_action_requested,
     )
     try:
         handle = await report_incident(client, settings, incident)

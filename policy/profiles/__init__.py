@@ -20,7 +20,6 @@ class Durations:
     closed_case_disregard: int
     quiet_period: int
     task_due: int
-    escalation_after: int
 
 
 @dataclass(frozen=True)

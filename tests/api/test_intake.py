@@ -149,3 +149,21 @@ async def test_healthz_reports_database_and_temporal(api_url: str) -> None:
         response = await http.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"database": "ok", "temporal": "ok"}
+
+
+async def test_warning_given_by_phone_is_recorded_as_the_initial_warning(
+    api_url: str, worker: Worker
+) -> None:
+    ref = new_ref()
+    async with httpx.AsyncClient(base_url=api_url) as http:
+        accepted = await http.post("/v1/incidents", json=body(ref, warned_by_officer="phone"))
+        assert accepted.status_code == 202
+
+        async def warned() -> dict[str, Any] | None:
+            response = await http.get(f"/v1/cases/{ref}")
+            case: dict[str, Any] = response.json()
+            return case if response.status_code == 200 and case["stage"] != "open" else None
+
+        assert (await eventually(warned))["stage"] == "initial_warning"
+        bad = await http.post("/v1/incidents", json=body(ref, warned_by_officer="telepathy"))
+        assert bad.status_code == 422 and "warned_by_officer" in bad.text

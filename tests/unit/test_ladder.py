@@ -121,3 +121,9 @@ def test_review_period_must_sit_within_the_profile() -> None:
     assert review_period_problem(5, 3, 12) is None
     assert review_period_problem(2, 3, 12) is not None
     assert review_period_problem(13, 3, 12) is not None
+
+
+def test_harassment_goes_to_the_officer_to_consider_reporting_to_police() -> None:
+    plan = plan_after_incident(replace(NEW, category=Category.INTIMIDATION_HARASSMENT))
+    assert TaskKind.POLICE_REPORT in plan.tasks and plan.risk_flag
+    assert TaskKind.TENANCY_ACTION not in plan.tasks and not plan.end_direct_contact

@@ -243,6 +243,12 @@ async def test_immediate_action_signed_off_by_a_director_skips_the_warnings(
     )
     assert state.stage == "protocol_in_force" and state.protocol and state.protocol.immediate
     assert [t.kind for t in state.open_tasks] == []  # the pending initial warning is moot
+    tasks = {t.kind: t.status for t in await stack_records.tasks(state.case_key)}
+    assert tasks == {"immediate_action": "decided", "initial_warning": "superseded"}
+    trail = await stack_records.audit_trail(state.case_key)
+    assert [a.reason for a in trail if a.action == "task_superseded"] == [
+        "a protocol is now in force"
+    ]
 
 
 async def test_vulnerable_customer_is_written_to_through_their_advocate(

@@ -13,10 +13,16 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from policy.categories import is_violent
-    from policy.decisions import DecisionFacts, ProposedDecision, check_decision
+    from policy.decisions import (
+        DecisionFacts,
+        DecisionRejected,
+        ProposedDecision,
+        check_decision,
+    )
     from policy.ladder import LadderFacts, behaviour_summary, derive_stage, plan_after_incident
     from policy.protocol import DIRECT_CONTACT_ENDED, arrangements
     from policy.tasks import Role, TaskKind, decider_role, escalation_role
@@ -103,11 +109,27 @@ class CaseWorkflow:
     def validate_decision(self, decision: Decision) -> None:
         """Reject a wrong, stale or malformed decision before it reaches history."""
         if decision.task_id in self._state.decided_task_ids:
-            raise ValueError(f"task {decision.task_id} has already been decided")
+            raise ApplicationError(
+                f"task {decision.task_id} has already been decided",
+                type="TaskAlreadyDecided",
+                non_retryable=True,
+            )
         task = self._open_task(decision.task_id)
         if task is None:
-            raise ValueError(f"no open task {decision.task_id} on this case")
+            raise ApplicationError(
+                f"no open task {decision.task_id} on this case",
+                type="UnknownTask",
+                non_retryable=True,
+            )
         allowed = {task.role} | ({task.escalated_to} if task.escalated_to else set())
+        try:
+            self._check(task, decision, allowed)
+        except DecisionRejected as rejected:
+            raise ApplicationError(
+                str(rejected), type="DecisionRejected", non_retryable=True
+            ) from None
+
+    def _check(self, task: Task, decision: Decision, allowed: set[str]) -> None:
         check_decision(
             DecisionFacts(
                 kind=TaskKind(task.kind),

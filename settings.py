@@ -13,7 +13,12 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "dev-only-secret", "secret"})
+DEV_SECRET = "dev-only-secret-not-for-production-use"  # noqa: S105 - refused in production
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "change-me", "changeme", "dev-only-secret", "secret", DEV_SECRET}
+)
+# Development-only payload key (32 bytes, base64); production refuses it.
+DEV_CODEC_KEYS = {"dev-1": "ZGV2LW9ubHktcGF5bG9hZC1rZXktbm90LWZvci1wcmQ="}
 
 
 class Settings(BaseSettings):
@@ -55,7 +60,15 @@ class Settings(BaseSettings):
     durations: dict[str, int] = Field(default_factory=dict)
 
     # Security
-    secret_key: str = "dev-only-secret"  # noqa: S105 - refused in production
+    secret_key: str = DEV_SECRET
+    token_ttl_seconds: int = Field(default=8 * 3600, gt=0)
+    update_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Payload encryption: key id -> base64 of 32 random bytes; the active key encrypts,
+    # every listed key decrypts (rotation: add a key, make it active, keep the old one).
+    codec_keys: dict[str, str] = Field(default_factory=lambda: dict(DEV_CODEC_KEYS))
+    codec_active_key: str = "dev-1"
+    # Origins allowed to call the codec endpoint from a browser (the Temporal UI).
+    codec_cors_origins: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _derive_paths_and_refuse_placeholders(self) -> Settings:
@@ -73,6 +86,14 @@ class Settings(BaseSettings):
                 )
             if self.database_url.startswith("sqlite"):
                 raise ValueError("UCB_DATABASE_URL must point at PostgreSQL in production")
+            if set(self.codec_keys.items()) & set(DEV_CODEC_KEYS.items()):
+                raise ValueError(
+                    "UCB_CODEC_KEYS must not contain the development key in production"
+                )
+        if self.codec_active_key not in self.codec_keys:
+            raise ValueError(
+                f"UCB_CODEC_ACTIVE_KEY {self.codec_active_key!r} is not one of UCB_CODEC_KEYS"
+            )
         return self
 
     @property

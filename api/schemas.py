@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
+from api.base import ApiModel
+from api.decision_schemas import TaskOut
 from policy.categories import Category, Channel
 from workflows.ids import CUSTOMER_REF_PATTERN
 
@@ -22,20 +30,19 @@ EmailAddress = Annotated[
 ]
 
 
-class CustomerDetails(BaseModel):
-    """Contact details a letter needs. Kept in the records, never in workflow history."""
+EARLIEST_INCIDENT = datetime(2000, 1, 1, tzinfo=UTC)
 
-    model_config = ConfigDict(extra="forbid")
+
+class CustomerDetails(ApiModel):
+    """Contact details a letter needs. Kept in the records, never in workflow history."""
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     email: EmailAddress | None = None
     postal_address: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
 
 
-class IncidentIn(BaseModel):
+class IncidentIn(ApiModel):
     """An incident reported by a case system or an officer."""
-
-    model_config = ConfigDict(extra="forbid")
 
     customer_ref: CustomerRef
     category: Category
@@ -62,6 +69,13 @@ class IncidentIn(BaseModel):
         default=False,
         description="Ask a Director to sign off immediate action, skipping warnings (HS 6.5).",
     )
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _occurred_in_the_past(cls, value: datetime) -> datetime:
+        if not EARLIEST_INCIDENT <= value <= datetime.now(UTC) + timedelta(hours=1):
+            raise ValueError("occurred_at must be a past moment (from the year 2000 on)")
+        return value.astimezone(UTC)
 
 
 class IncidentAccepted(BaseModel):
@@ -98,6 +112,14 @@ class LetterOut(BaseModel):
     sent_at: datetime | None
 
 
+class AuditEntryOut(BaseModel):
+    actor: str
+    role: str
+    action: str
+    reason: str | None
+    at: datetime
+
+
 class CaseOut(BaseModel):
     """A customer's current case, from the records and the live workflow."""
 
@@ -108,7 +130,11 @@ class CaseOut(BaseModel):
     stage: str
     risk_flag: bool
     opened_at: datetime
+    next_review_at: datetime | None = None
+    closed_at: datetime | None = None
     incidents: list[IncidentOut]
     letters: list[LetterOut]
+    open_tasks: list[TaskOut] = []
+    history: list[AuditEntryOut] = []
     workflow_status: str | None = None
     malformed_signals: int | None = None

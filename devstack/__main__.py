@@ -6,6 +6,7 @@ and the API. Ctrl-C stops every child cleanly; cases persist across runs.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -42,6 +43,16 @@ def child_environment(settings: Settings) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    # The Temporal UI (another origin) calls the API's codec endpoint from the browser.
+    env.setdefault(
+        "UCB_CODEC_CORS_ORIGINS",
+        json.dumps(
+            [
+                f"http://127.0.0.1:{settings.temporal_ui_port}",
+                f"http://localhost:{settings.temporal_ui_port}",
+            ]
+        ),
+    )
     return env
 
 
@@ -72,6 +83,8 @@ def build_children(settings: Settings) -> list[Child]:
                 str(var / "temporal.sqlite"),
                 "--log-level",
                 "warn",
+                "--ui-codec-endpoint",
+                f"http://{settings.api_host}:{settings.api_port}/codec",
                 *search_attributes,
             ],
             env,

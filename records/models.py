@@ -65,6 +65,7 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column()
     next_review_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
+    direct_contact_ended: Mapped[bool] = mapped_column(default=False)
 
 
 class Incident(Base):
@@ -133,6 +134,8 @@ class Task(Base):
     due_at: Mapped[datetime] = mapped_column(index=True)
     escalated_to: Mapped[str | None] = mapped_column(String(40))
     escalated_at: Mapped[datetime | None] = mapped_column()
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None] = mapped_column()
     context: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     outcome: Mapped[str | None] = mapped_column(String(40))
     decided_by: Mapped[str | None] = mapped_column(String(100))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,6 +33,10 @@ from workflows.messages import (
     SupersedeTask,
     UpdateCaseRecord,
 )
+
+
+class TaskClaimConflict(Exception):
+    """The task is decided, superseded or claimed by someone else."""
 
 
 class Records:
@@ -115,6 +120,7 @@ class Records:
             case.risk_flag = update.risk_flag
             case.next_review_at = update.next_review_at
             case.closed_at = update.closed_at
+            case.direct_contact_ended = update.direct_contact_ended
             case.updated_at = update.at
 
     async def latest_case(self, customer_ref: str) -> Case | None:
@@ -461,6 +467,120 @@ class Records:
                 )
         except IntegrityError:
             return
+
+    # task inbox ------------------------------------------------------------------
+    async def open_tasks_for(
+        self,
+        roles: Sequence[str],
+        *,
+        kind: str | None = None,
+        customer_ref: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> tuple[Sequence[Task], int]:
+        """Open tasks the roles may decide (their own or escalated to them), oldest due first."""
+        query = select(Task).where(
+            Task.status == "open", or_(Task.role.in_(roles), Task.escalated_to.in_(roles))
+        )
+        if kind:
+            query = query.where(Task.kind == kind)
+        if customer_ref:
+            query = query.where(Task.customer_ref == customer_ref)
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = await session.scalars(
+                query.order_by(Task.due_at, Task.task_id).limit(limit).offset(offset)
+            )
+            return rows.all(), int(total or 0)
+
+    async def get_task(self, task_id: str) -> Task | None:
+        """One task by id."""
+        async with self._sessions() as session:
+            return await session.get(Task, task_id)
+
+    async def claim_task(self, task_id: str, user: str, at: datetime) -> Task:
+        """Claim an open task for ``user``; raises TaskClaimConflict if someone else has it."""
+        async with self._sessions.begin() as session:
+            task = await session.get(Task, task_id, with_for_update=True)
+            if task is None:
+                raise LookupError(task_id)
+            if task.status != "open":
+                raise TaskClaimConflict(f"task {task_id} is already {task.status}")
+            if task.claimed_by not in (None, user):
+                raise TaskClaimConflict(f"task {task_id} is claimed by {task.claimed_by}")
+            task.claimed_by = user
+            task.claimed_at = at
+            return task
+
+    async def open_tasks_of_case(self, case_key: str) -> Sequence[Task]:
+        """The case's open tasks, oldest due first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Task)
+                .where(Task.case_key == case_key, Task.status == "open")
+                .order_by(Task.due_at)
+            )
+            return rows.all()
+
+    async def protocol_in_force(self, customer_ref: str) -> ProtocolRecord | None:
+        """The customer's protocol in force, if any."""
+        async with self._sessions() as session:
+            row: ProtocolRecord | None = await session.scalar(
+                select(ProtocolRecord)
+                .where(
+                    ProtocolRecord.customer_ref == customer_ref,
+                    ProtocolRecord.status == "in_force",
+                )
+                .order_by(ProtocolRecord.authorised_at.desc())
+                .limit(1)
+            )
+            return row
+
+    # api audit -------------------------------------------------------------------
+    async def record_api_call(
+        self,
+        *,
+        actor: str,
+        role: str,
+        action: str,
+        outcome: int,
+        details: dict[str, object],
+        at: datetime,
+    ) -> None:
+        """Audit a call that changes something: who, role, when, what and the outcome."""
+        async with self._sessions.begin() as session:
+            _audit(
+                session,
+                event_key=f"api:{uuid.uuid4()}",
+                case_key=None,
+                actor=actor,
+                role=role,
+                action=action,
+                reason=None,
+                details={**details, "status": outcome},
+                at=at,
+            )
+
+    async def audit_events(
+        self,
+        *,
+        case_key: str | None = None,
+        actor: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[Sequence[AuditEvent], int]:
+        """The audit trail, newest first, optionally for one case or one actor."""
+        query = select(AuditEvent)
+        if case_key:
+            query = query.where(AuditEvent.case_key == case_key)
+        if actor:
+            query = query.where(AuditEvent.actor == actor)
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = await session.scalars(
+                query.order_by(AuditEvent.id.desc()).limit(limit).offset(offset)
+            )
+            return rows.all(), int(total or 0)
 
     # audit ---------------------------------------------------------------------
     async def audit_trail(self, case_key: str) -> Sequence[AuditEvent]:

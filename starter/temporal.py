@@ -9,6 +9,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from policy.profiles import PolicyProfile, load_profile
 from settings import Settings
+from starter.codec import data_converter
 from workflows import search_attributes as sa
 from workflows.case import CaseWorkflow
 from workflows.ids import case_workflow_id
@@ -17,7 +18,11 @@ from workflows.messages import CaseInput, CaseState, IncidentReport
 
 async def connect(settings: Settings) -> Client:
     """A Temporal client for this deployment."""
-    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(settings),
+    )
 
 
 def profile_from_settings(settings: Settings) -> PolicyProfile:

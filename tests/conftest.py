@@ -6,7 +6,7 @@ import asyncio
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +18,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
+from api.tokens import create_token
 from devstack.smtp_sink import start_sink
 from records.db import make_engine, make_sessionmaker
 from records.migrate import upgrade
 from records.repository import Records
 from settings import Settings
+from starter.temporal import connect
 from tests.support import free_port
 from worker import build_worker
 from workflows.search_attributes import ALL_KEYS
@@ -156,8 +158,29 @@ async def stack_records(settings: Settings) -> AsyncIterator[Records]:
 
 
 @pytest.fixture
-def client(temporal_env: WorkflowEnvironment) -> Client:
-    return temporal_env.client
+def token_for(settings: Settings) -> Callable[..., str]:
+    """Mint a real signed token: ``token_for("manager", user="mo")``."""
+
+    def mint(*roles: str, user: str = "test-user") -> str:
+        return create_token(settings.secret_key, user, list(roles), settings.token_ttl_seconds)
+
+    return mint
+
+
+@pytest.fixture
+def auth_for(token_for: Callable[..., str]) -> Callable[..., dict[str, str]]:
+    """Authorization headers for the given roles."""
+
+    def headers(*roles: str, user: str = "test-user") -> dict[str, str]:
+        return {"Authorization": f"Bearer {token_for(*roles, user=user)}"}
+
+    return headers
+
+
+@pytest.fixture(scope="session")
+async def client(temporal_env: WorkflowEnvironment, temporal_address: str) -> Client:
+    """A client whose payloads are encrypted with the development keys, like a deployment's."""
+    return await connect(Settings(environment="test", temporal_address=temporal_address))
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ EXPECTED_SEARCH_ATTRIBUTES = {
     "OpenTasks": "Int",
 }
 
-REQUIRED_SECRETS = ("POSTGRES_PASSWORD", "UCB_SECRET_KEY")
+REQUIRED_SECRETS = ("POSTGRES_PASSWORD", "UCB_SECRET_KEY", "UCB_CODEC_KEYS", "UCB_CODEC_ACTIVE_KEY")
 REQUIRED_VARIABLES = (*REQUIRED_SECRETS, "UCB_LANDLORD_NAME", "UCB_LETTERS_FROM")
 SECRET_NAME = re.compile(r"PASSWORD|PWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY")
 # `${NAME}` with its modifier: `:?msg` / `?msg` (required), `:-x` / `-x` (default), or none.
@@ -197,7 +197,13 @@ def test_app_services_share_the_production_environment(
     assert env["UCB_SMTP_PORT"] == "1025"
     assert env["UCB_DATABASE_URL"].startswith("postgresql+asyncpg://")
     assert "@postgresql:5432/" in env["UCB_DATABASE_URL"]
-    for variable in ("UCB_SECRET_KEY", "UCB_LANDLORD_NAME", "UCB_LETTERS_FROM"):
+    for variable in (
+        "UCB_SECRET_KEY",
+        "UCB_CODEC_KEYS",
+        "UCB_CODEC_ACTIVE_KEY",
+        "UCB_LANDLORD_NAME",
+        "UCB_LETTERS_FROM",
+    ):
         assert REQUIRED_VALUE.match(env[variable]), f"{name}: {variable}={env[variable]}"
 
 

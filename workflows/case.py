@@ -59,6 +59,16 @@ INCIDENT_BATCH = 100
 RECENT_IDS_KEPT = 500
 
 
+def _invalid(message: str) -> ApplicationError:
+    """A request the caller must correct (the message starts with the field)."""
+    return ApplicationError(message, type="InvalidRequest", non_retryable=True)
+
+
+def _conflict(message: str) -> ApplicationError:
+    """A request the case's current state does not allow."""
+    return ApplicationError(message, type="CaseConflict", non_retryable=True)
+
+
 def _date(moment: datetime) -> str:
     return moment.strftime("%d %B %Y")
 
@@ -171,15 +181,15 @@ class CaseWorkflow:
     @log_appeal.validator
     def validate_appeal(self, appeal: AppealRequest) -> None:
         """Only a protocol in force can be appealed; legal action has its own route."""
+        if not appeal.grounds.strip() or not appeal.logged_by.strip():
+            raise _invalid("grounds: an appeal records its grounds and who logged it")
         if self._state.protocol is None:
-            raise ValueError(
+            raise _conflict(
                 "no communication protocol is in force: there is nothing to appeal "
                 "(tenancy action has its own legal appeal route)"
             )
         if any(t.kind == TaskKind.APPEAL_DECISION for t in self._state.open_tasks):
-            raise ValueError("an appeal is already waiting for a Director's decision")
-        if not appeal.grounds.strip() or not appeal.logged_by.strip():
-            raise ValueError("an appeal records its grounds and who logged it")
+            raise _conflict("an appeal is already waiting for a Director's decision")
 
     @workflow.update
     async def record_support(self, support: SupportRecord) -> CaseState:
@@ -202,17 +212,15 @@ class CaseWorkflow:
     def validate_support(self, support: SupportRecord) -> None:
         """Support details need an author; Magna-only measures need the Magna profile."""
         if not support.recorded_by.strip():
-            raise ValueError("recorded_by: say who recorded the support needs")
-        if (
-            support.contact_via_advocate
-            and not support.advocate_email
-            and not (support.advocate_name)
-        ):
-            raise ValueError("contact via an advocate needs the advocate's name or email")
+            raise _invalid("recorded_by: say who recorded the support needs")
+        if support.contact_via_advocate and not (support.advocate_email or support.advocate_name):
+            raise _invalid("advocate_email: contact via an advocate needs the advocate's details")
         if support.referral_consent and not self._profile.referral_with_consent:
-            raise ValueError(f"the {self._profile.name} policy has no referral with consent")
+            raise _invalid(
+                f"referral_consent: the {self._profile.name} policy has no referral with consent"
+            )
         if support.mediation_offered and not self._profile.mediation:
-            raise ValueError(f"the {self._profile.name} policy has no mediation service")
+            raise _invalid(f"mediation_offered: the {self._profile.name} policy has no mediation")
 
     @workflow.query(name="state")
     def state(self) -> CaseState:
@@ -670,6 +678,7 @@ class CaseWorkflow:
                 at=self._now(),
                 next_review_at=state.protocol.next_review_at if state.protocol else None,
                 closed_at=state.closed_at,
+                direct_contact_ended=state.direct_contact_ended,
             ),
         )
         self._upsert_search_attributes()

@@ -230,6 +230,7 @@ class UpdateCaseRecord:
     at: datetime
     next_review_at: datetime | None = None
     closed_at: datetime | None = None
+    direct_contact_ended: bool = False
 
 
 @dataclass

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, HTTPException, status
 from temporalio.service import RPCError
 
+from api.auth import Intake
 from api.deps import RecordsDep, SettingsDep, TemporalDep
 from api.schemas import IncidentAccepted, IncidentIn
 from starter.temporal import report_incident
@@ -27,7 +28,11 @@ def incident_id_for(customer_ref: str, source_reference: str | None) -> str:
 
 @router.post("/incidents", status_code=status.HTTP_202_ACCEPTED)
 async def post_incident(
-    body: IncidentIn, settings: SettingsDep, records: RecordsDep, client: TemporalDep
+    body: IncidentIn,
+    _: Intake,
+    settings: SettingsDep,
+    records: RecordsDep,
+    client: TemporalDep,
 ) -> IncidentAccepted:
     """Report an incident; the customer's case is opened if it does not exist."""
     now = datetime.now(UTC)

@@ -33,12 +33,12 @@ def new_ref() -> str:
 
 
 async def test_reported_incident_opens_a_case_and_sends_the_letter(
-    api_url: str, worker: Worker, smtp_outbox: tuple[Path, int]
+    auth_for: Any, api_url: str, worker: Worker, smtp_outbox: tuple[Path, int]
 ) -> None:
     ref = new_ref()
     address = f"{ref.lower()}@example.org"
     abusive_email = body(ref, category="verbal_abuse", customer={"name": "Pat", "email": address})
-    async with httpx.AsyncClient(base_url=api_url) as http:
+    async with httpx.AsyncClient(base_url=api_url, headers=auth_for("case_system")) as http:
         accepted = await http.post("/v1/incidents", json=abusive_email)
         assert accepted.status_code == 202, accepted.text
         assert accepted.json()["case_id"] == f"ucb-case-{ref}"
@@ -61,10 +61,10 @@ async def test_reported_incident_opens_a_case_and_sends_the_letter(
 
 
 async def test_resending_with_the_same_source_reference_is_idempotent(
-    api_url: str, worker: Worker
+    auth_for: Any, api_url: str, worker: Worker
 ) -> None:
     ref = new_ref()
-    async with httpx.AsyncClient(base_url=api_url) as http:
+    async with httpx.AsyncClient(base_url=api_url, headers=auth_for("case_system")) as http:
         first = await http.post("/v1/incidents", json=body(ref, source_reference="CRM-77"))
         again = await http.post("/v1/incidents", json=body(ref, source_reference="CRM-77"))
         assert first.json()["incident_id"] == again.json()["incident_id"]
@@ -77,11 +77,11 @@ async def test_resending_with_the_same_source_reference_is_idempotent(
 
 
 async def test_customer_details_registered_beforehand_are_used(
-    api_url: str, worker: Worker, smtp_outbox: tuple[Path, int]
+    auth_for: Any, api_url: str, worker: Worker, smtp_outbox: tuple[Path, int]
 ) -> None:
     ref = new_ref()
     address = f"{ref.lower()}@example.org"
-    async with httpx.AsyncClient(base_url=api_url) as http:
+    async with httpx.AsyncClient(base_url=api_url, headers=auth_for("case_system")) as http:
         put = await http.put(f"/v1/customers/{ref}", json={"name": "Lee", "email": address})
         assert put.status_code == 200
         abusive = body(ref, category="discriminatory_abuse", channel="social_media")
@@ -112,13 +112,15 @@ async def test_customer_details_registered_beforehand_are_used(
         (lambda ref: body(ref, channel="carrier pigeon"), "channel"),
         (lambda ref: body(ref, customer={"email": "not-an-address"}), "email"),
         (lambda ref: body(ref, surprise="field"), "surprise"),
+        (lambda ref: body(ref, occurred_at="2999-01-01T00:00:00Z"), "occurred_at"),
+        (lambda ref: body(ref, occurred_at="0001-01-01T00:00:00+14:00"), "occurred_at"),
     ],
 )
 async def test_bad_intake_is_422_naming_the_field_and_starts_nothing(
-    api_url: str, client: Client, payload: Any, field: str
+    auth_for: Any, api_url: str, client: Client, payload: Any, field: str
 ) -> None:
     ref = new_ref()
-    async with httpx.AsyncClient(base_url=api_url) as http:
+    async with httpx.AsyncClient(base_url=api_url, headers=auth_for("case_system")) as http:
         response = await http.post("/v1/incidents", json=payload(ref))
     assert response.status_code == 422
     locations = [error["loc"] for error in response.json()["detail"]]
@@ -126,8 +128,10 @@ async def test_bad_intake_is_422_naming_the_field_and_starts_nothing(
     assert [wf async for wf in client.list_workflows(f"WorkflowId = 'ucb-case-{ref}'")] == []
 
 
-async def test_malformed_json_is_422_and_starts_nothing(api_url: str, client: Client) -> None:
-    async with httpx.AsyncClient(base_url=api_url) as http:
+async def test_malformed_json_is_422_and_starts_nothing(
+    auth_for: Any, api_url: str, client: Client
+) -> None:
+    async with httpx.AsyncClient(base_url=api_url, headers=auth_for("case_system")) as http:
         response = await http.post(
             "/v1/incidents",
             content=b'{"customer_ref": "X1", "category": ',
@@ -138,24 +142,24 @@ async def test_malformed_json_is_422_and_starts_nothing(api_url: str, client: Cl
     assert [wf async for wf in client.list_workflows("WorkflowId = 'ucb-case-X1'")] == []
 
 
-async def test_unknown_customer_has_no_case(api_url: str) -> None:
-    async with httpx.AsyncClient(base_url=api_url) as http:
+async def test_unknown_customer_has_no_case(auth_for: Any, api_url: str) -> None:
+    async with httpx.AsyncClient(base_url=api_url, headers=auth_for("case_system")) as http:
         assert (await http.get(f"/v1/cases/{new_ref()}")).status_code == 404
         assert (await http.get("/v1/cases/bad%20ref")).status_code == 422
 
 
-async def test_healthz_reports_database_and_temporal(api_url: str) -> None:
-    async with httpx.AsyncClient(base_url=api_url) as http:
+async def test_healthz_reports_database_and_temporal(auth_for: Any, api_url: str) -> None:
+    async with httpx.AsyncClient(base_url=api_url, headers=auth_for("case_system")) as http:
         response = await http.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"database": "ok", "temporal": "ok"}
 
 
 async def test_warning_given_by_phone_is_recorded_as_the_initial_warning(
-    api_url: str, worker: Worker
+    auth_for: Any, api_url: str, worker: Worker
 ) -> None:
     ref = new_ref()
-    async with httpx.AsyncClient(base_url=api_url) as http:
+    async with httpx.AsyncClient(base_url=api_url, headers=auth_for("case_system")) as http:
         accepted = await http.post("/v1/incidents", json=body(ref, warned_by_officer="phone"))
         assert accepted.status_code == 202
 
@@ -167,3 +171,14 @@ async def test_warning_given_by_phone_is_recorded_as_the_initial_warning(
         assert (await eventually(warned))["stage"] == "initial_warning"
         bad = await http.post("/v1/incidents", json=body(ref, warned_by_officer="telepathy"))
         assert bad.status_code == 422 and "warned_by_officer" in bad.text
+
+
+async def test_control_characters_are_refused_naming_the_field(
+    auth_for: Any, api_url: str, client: Client
+) -> None:
+    ref = new_ref()
+    async with httpx.AsyncClient(base_url=api_url, headers=auth_for("case_system")) as http:
+        response = await http.post("/v1/incidents", json=body(ref, description="nul\x00byte"))
+    assert response.status_code == 422
+    assert "description: text must not contain control characters" in response.text
+    assert [wf async for wf in client.list_workflows(f"WorkflowId = 'ucb-case-{ref}'")] == []

@@ -1,0 +1,205 @@
+"""What the routes and the inbox page share: completing tasks, appeals, support, state."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from api.decision_schemas import (
+    AppealIn,
+    CaseStateOut,
+    DecisionIn,
+    OpenTaskOut,
+    ProtocolOut,
+    SupportIn,
+)
+from api.tokens import Principal
+from policy.protocol import AssessmentFactors, ProtocolTerms, arrangements
+from policy.tasks import OUTCOMES, TaskKind
+from records.repository import Records
+from settings import Settings
+from workflows.case import CaseWorkflow
+from workflows.ids import case_workflow_id
+from workflows.messages import AppealRequest, CaseState, Decision, SupportRecord
+
+_FIELD_PREFIX = re.compile(r"^([a-z_]+): ")
+
+
+@dataclass
+class Problem(Exception):
+    """A request that cannot be carried out: an HTTP status, a message, maybe a field."""
+
+    status: int
+    message: str
+    field: str | None = None
+
+
+def case_state_out(state: CaseState, case_id: str) -> CaseStateOut:
+    """The API's view of the workflow's state."""
+    protocol = state.protocol
+    return CaseStateOut(
+        case_id=case_id,
+        case_key=state.case_key,
+        stage=state.stage,
+        risk_flag=state.risk_flag,
+        direct_contact_ended=state.direct_contact_ended,
+        incident_count=state.incident_count,
+        open_tasks=[
+            OpenTaskOut(
+                task_id=t.task_id,
+                kind=t.kind,
+                role=t.role,
+                due_at=t.due_at,
+                escalated_to=t.escalated_to,
+            )
+            for t in state.open_tasks
+        ],
+        protocol=ProtocolOut(
+            arrangements=arrangements(protocol.terms),
+            authorised_by=protocol.authorised_by,
+            next_review_at=protocol.next_review_at,
+            immediate=protocol.immediate,
+            reviews=protocol.reviews,
+        )
+        if protocol
+        else None,
+        closed_at=state.closed_at,
+    )
+
+
+def acting_role(principal: Principal, role: str, escalated_to: str | None) -> str:
+    """The role in which the caller decides the task, or a 403 Problem."""
+    held = {r.value for r in principal.roles}
+    for candidate in (role, escalated_to):
+        if candidate and candidate in held:
+            return candidate
+    allowed = [r for r in (role, escalated_to) if r]
+    raise Problem(403, f"this task is decided by {allowed}; you hold {sorted(held)}")
+
+
+async def complete_task(
+    task_id: str,
+    body: DecisionIn,
+    principal: Principal,
+    records: Records,
+    client: Client,
+    settings: Settings,
+) -> CaseStateOut:
+    """Send the decision to the case workflow as an update whose id is the task id."""
+    task = await records.get_task(task_id)
+    if task is None:
+        raise Problem(404, f"no task {task_id}")
+    role = acting_role(principal, task.role, task.escalated_to)
+    if task.status != "open":
+        raise Problem(409, f"task {task_id} is already {task.status}")
+    if task.claimed_by not in (None, principal.user):
+        raise Problem(409, f"task {task_id} is claimed by {task.claimed_by}")
+    allowed = sorted(OUTCOMES[TaskKind(task.kind)])
+    if body.outcome not in allowed:
+        raise Problem(422, f"outcome must be one of {allowed} for a {task.kind} task", "outcome")
+    decision = Decision(
+        task_id=task_id,
+        outcome=body.outcome,
+        decided_by=principal.user,
+        role=role,
+        reason=body.reason,
+        method=body.method,
+        terms=ProtocolTerms(**body.terms.model_dump()) if body.terms else None,
+        review_after_seconds=body.review_after_seconds,
+        reference=body.reference,
+        factors=AssessmentFactors(**body.factors.model_dump()) if body.factors else None,
+        reasonable_adjustments=body.reasonable_adjustments,
+    )
+    workflow_id = case_workflow_id(task.customer_ref)
+    handle = client.get_workflow_handle_for(CaseWorkflow.run, workflow_id)
+    state = await _update(
+        handle,
+        settings,
+        lambda h, t: h.execute_update(CaseWorkflow.decide, decision, id=task_id, rpc_timeout=t),
+    )
+    return case_state_out(state, workflow_id)
+
+
+async def log_appeal(
+    customer_ref: str, body: AppealIn, principal: Principal, client: Client, settings: Settings
+) -> CaseStateOut:
+    """Log a customer's appeal; a Director's task follows."""
+    appeal_id = (
+        str(uuid.uuid5(uuid.NAMESPACE_URL, f"appeal:{customer_ref}:{body.source_reference}"))
+        if body.source_reference
+        else str(uuid.uuid4())
+    )
+    request = AppealRequest(
+        appeal_id=appeal_id,
+        grounds=body.grounds,
+        logged_by=principal.user,
+        received_at=body.received_at or datetime.now(UTC),
+    )
+    workflow_id = case_workflow_id(customer_ref)
+    handle = client.get_workflow_handle_for(CaseWorkflow.run, workflow_id)
+    state = await _update(
+        handle,
+        settings,
+        lambda h, t: h.execute_update(
+            CaseWorkflow.log_appeal, request, id=f"appeal-{appeal_id}", rpc_timeout=t
+        ),
+    )
+    return case_state_out(state, workflow_id)
+
+
+async def record_support(
+    customer_ref: str, body: SupportIn, principal: Principal, client: Client, settings: Settings
+) -> CaseStateOut:
+    """Record support needs, an advocate and reasonable adjustments on the case."""
+    role = sorted(r.value for r in principal.roles)[0]
+    support = SupportRecord(recorded_by=principal.user, role=role, **body.model_dump())
+    workflow_id = case_workflow_id(customer_ref)
+    handle = client.get_workflow_handle_for(CaseWorkflow.run, workflow_id)
+    state = await _update(
+        handle,
+        settings,
+        lambda h, t: h.execute_update(CaseWorkflow.record_support, support, rpc_timeout=t),
+    )
+    return case_state_out(state, workflow_id)
+
+
+async def _update(
+    handle: WorkflowHandle[CaseWorkflow, CaseState], settings: Settings, call: Any
+) -> CaseState:
+    """Run an update, turning Temporal's answers into Problems with clear messages."""
+    timeout = timedelta(seconds=settings.update_timeout_seconds)
+    try:
+        state: CaseState = await call(handle, timeout)
+        return state
+    except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        message = str(getattr(cause, "message", cause))
+        kind = cause.type if isinstance(cause, ApplicationError) else None
+        if kind in ("TaskAlreadyDecided", "UnknownTask"):
+            raise Problem(409, message) from None
+        if kind in ("DecisionRejected", "InvalidRequest"):
+            match = _FIELD_PREFIX.match(message)
+            raise Problem(422, message, match.group(1) if match else None) from None
+        raise Problem(409, message) from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise Problem(
+            503,
+            "the case service did not answer in time (is the worker running?); "
+            "retry the same request: it is applied at most once",
+        ) from None
+    except RPCError as error:
+        if "not found" in str(error).lower():
+            raise Problem(404, "there is no open case for this customer") from None
+        raise Problem(503, "the case service is not reachable; retry later") from None

@@ -1,0 +1,95 @@
+"""The task inbox: list, claim and complete the decisions the caller's roles may take."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from api.auth import Decider
+from api.casework import Problem, acting_role, complete_task
+from api.decision_schemas import CaseStateOut, DecisionIn, TaskOut, TaskPage
+from api.deps import RecordsDep, SettingsDep, TemporalDep
+from api.schemas import CustomerRef
+from policy.tasks import TaskKind
+from records.models import Task
+from records.repository import TaskClaimConflict
+from workflows.ids import case_workflow_id
+
+router = APIRouter(prefix="/v1", tags=["tasks"])
+
+KindFilter = Literal[
+    "initial_warning",
+    "formal_warning",
+    "behaviour_assessment",
+    "protocol_authorisation",
+    "appeal_decision",
+    "protocol_review",
+    "police_report",
+    "tenancy_action",
+    "immediate_action",
+]
+assert set(KindFilter.__args__) == {k.value for k in TaskKind}  # type: ignore[attr-defined]
+
+
+def task_out(task: Task) -> TaskOut:
+    return TaskOut(
+        task_id=task.task_id,
+        kind=task.kind,
+        role=task.role,
+        customer_ref=task.customer_ref,
+        case_id=case_workflow_id(task.customer_ref),
+        created_at=task.created_at,
+        due_at=task.due_at,
+        escalated_to=task.escalated_to,
+        claimed_by=task.claimed_by,
+        context={k: v for k, v in task.context.items() if k != "incident_id"},
+    )
+
+
+@router.get("/tasks")
+async def list_tasks(
+    principal: Decider,
+    records: RecordsDep,
+    kind: KindFilter | None = None,
+    customer_ref: Annotated[CustomerRef | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> TaskPage:
+    """Open tasks the caller's roles may decide, oldest due first."""
+    rows, total = await records.open_tasks_for(
+        [r.value for r in principal.roles],
+        kind=kind,
+        customer_ref=customer_ref,
+        limit=limit,
+        offset=offset,
+    )
+    return TaskPage(items=[task_out(t) for t in rows], total=total, limit=limit, offset=offset)
+
+
+@router.post("/tasks/{task_id}/claim")
+async def claim(task_id: str, principal: Decider, records: RecordsDep) -> TaskOut:
+    """Take a task so colleagues see it is being dealt with."""
+    task = await records.get_task(task_id)
+    if task is None:
+        raise Problem(404, f"no task {task_id}")
+    acting_role(principal, task.role, task.escalated_to)
+    try:
+        claimed = await records.claim_task(task_id, principal.user, datetime.now(UTC))
+    except TaskClaimConflict as conflict:
+        raise Problem(409, str(conflict)) from None
+    return task_out(claimed)
+
+
+@router.post("/tasks/{task_id}/complete")
+async def complete(
+    task_id: str,
+    body: DecisionIn,
+    principal: Decider,
+    records: RecordsDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+) -> CaseStateOut:
+    """Decide a task; answers with the case's new state."""
+    return await complete_task(task_id, body, principal, records, client, settings)

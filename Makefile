@@ -29,7 +29,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP)  ## print speed figures against same-run baselines
 	$(BIN)/python -m bench
 
 # Regenerate the lock file after changing dependencies in pyproject.toml (needs uv).

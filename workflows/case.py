@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -23,38 +22,24 @@ with workflow.unsafe.imports_passed_through():
         ProposedDecision,
         check_decision,
     )
-    from policy.ladder import LadderFacts, behaviour_summary, derive_stage, plan_after_incident
+    from policy.ladder import LadderFacts, behaviour_summary, plan_after_incident
     from policy.protocol import DIRECT_CONTACT_ENDED, arrangements
-    from policy.tasks import Role, TaskKind, decider_role, escalation_role
-    from workflows import search_attributes as sa
-    from workflows.ids import letter_id
+    from policy.tasks import Role, TaskKind, escalation_role
+    from workflows.decision_steps import DecisionSteps
     from workflows.messages import (
         AppealRequest,
         CaseInput,
         CaseState,
-        CreateTask,
         Decision,
         EscalateTask,
         IncidentReport,
-        LetterSummary,
-        OpenCase,
-        OpenedCase,
-        Protocol,
-        RecordCaseEvent,
-        RecordDecision,
         RecordedIncidents,
         RecordIncidents,
-        SendLetter,
-        SentLetter,
         StoreSupport,
-        SupersedeTask,
         SupportRecord,
         Task,
-        UpdateCaseRecord,
     )
 
-ACTIVITY_TIMEOUT = timedelta(seconds=60)
-ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=2))
 INCIDENT_BATCH = 100
 RECENT_IDS_KEPT = 500
 
@@ -69,12 +54,8 @@ def _conflict(message: str) -> ApplicationError:
     return ApplicationError(message, type="CaseConflict", non_retryable=True)
 
 
-def _date(moment: datetime) -> str:
-    return moment.strftime("%d %B %Y")
-
-
 @workflow.defn(name="CaseWorkflow")
-class CaseWorkflow:
+class CaseWorkflow(DecisionSteps):
     """A customer's Unacceptable Customer Behaviour case, from first incident to closure."""
 
     @workflow.init
@@ -343,161 +324,6 @@ class CaseWorkflow:
             },
         )
 
-    # Decisions --------------------------------------------------------------------
-
-    async def _apply_decision(self, task: Task, decision: Decision) -> None:
-        state = self._state
-        kind = TaskKind(task.kind)
-        state.open_tasks.remove(task)
-        state.decided_task_ids.append(task.task_id)
-        state.last_activity_at = self._now()
-        if decision.decided_by not in state.involved:
-            state.involved.append(decision.decided_by)
-        protocol_status: str | None = None
-        decided_on = state.protocol
-        summary = task.context.get("behaviour_summary", "")
-        outcome = decision.outcome
-        if kind is TaskKind.INITIAL_WARNING and outcome == "issued":
-            state.initial_warning_given = True
-            if decision.method == "letter":
-                await self._send_letter(
-                    "initial_warning", "initial_warning", {"behaviour_summary": summary}
-                )
-        elif kind is TaskKind.FORMAL_WARNING and outcome == "issued":
-            state.formal_warning_given = True
-            await self._send_letter(
-                "formal_warning", "formal_warning", {"behaviour_summary": summary}
-            )
-        elif kind is TaskKind.BEHAVIOUR_ASSESSMENT and outcome == "unacceptable":
-            await self._open_tasks([TaskKind.PROTOCOL_AUTHORISATION], task.context)
-        elif (kind is TaskKind.PROTOCOL_AUTHORISATION and outcome == "authorised") or (
-            kind is TaskKind.IMMEDIATE_ACTION and outcome == "approved"
-        ):
-            assert decision.terms is not None
-            period = decision.review_after_seconds or self._profile.durations.review_period_default
-            state.protocol = Protocol(
-                protocol_id=str(workflow.uuid4()),
-                terms=decision.terms,
-                authorised_by=decision.decided_by,
-                authorised_at=self._now(),
-                review_after_seconds=period,
-                next_review_at=self._now() + timedelta(seconds=period),
-                immediate=kind is TaskKind.IMMEDIATE_ACTION,
-            )
-            state.support.reasonable_adjustments_recorded = True
-            protocol_status = "in_force"
-            decided_on = state.protocol
-            await self._supersede(
-                TaskKind.INITIAL_WARNING,
-                TaskKind.FORMAL_WARNING,
-                TaskKind.BEHAVIOUR_ASSESSMENT,
-                TaskKind.PROTOCOL_AUTHORISATION,
-                TaskKind.IMMEDIATE_ACTION,
-                why="a protocol is now in force",
-            )
-            await self._send_letter(
-                "protocol",
-                f"protocol:{state.protocol.protocol_id}",
-                self._protocol_context(summary),
-            )
-        elif kind is TaskKind.APPEAL_DECISION and state.protocol is not None:
-            protocol = state.protocol
-            decided_on = protocol
-            protocol_status = "in_force"
-            if outcome == "overturned":
-                state.protocol = None
-                protocol_status = "overturned"
-                await self._supersede(TaskKind.PROTOCOL_REVIEW, why="the protocol was overturned")
-            elif outcome == "varied":
-                assert decision.terms is not None
-                protocol.terms = decision.terms
-            await self._send_letter(
-                "appeal_outcome",
-                f"appeal_outcome:{task.task_id}",
-                {
-                    "outcome": outcome,
-                    "reason": decision.reason,
-                    "terms": "\n".join(arrangements(protocol.terms)) if outcome == "varied" else "",
-                    "review_date": _date(protocol.next_review_at),
-                },
-            )
-        elif kind is TaskKind.PROTOCOL_REVIEW and state.protocol is not None:
-            protocol = state.protocol
-            decided_on = protocol
-            protocol.reviews += 1
-            protocol.incidents_since_review = 0
-            if outcome == "end":
-                state.protocol = None
-                protocol_status = "ended"
-                await self._supersede(TaskKind.APPEAL_DECISION, why="the protocol has ended")
-                await self._send_letter(
-                    "review_outcome",
-                    f"review_outcome:{task.task_id}",
-                    {
-                        "outcome": "ended",
-                        "reason": decision.reason,
-                        "terms": "",
-                        "next_review_date": "",
-                    },
-                )
-                await self._record_decision(task, decision, decided_on, protocol_status)
-                await self._close("protocol_ended", letter=False)
-                return
-            if outcome == "vary":
-                assert decision.terms is not None
-                protocol.terms = decision.terms
-            if decision.review_after_seconds:
-                protocol.review_after_seconds = decision.review_after_seconds
-            protocol.next_review_at = self._now() + timedelta(seconds=protocol.review_after_seconds)
-            protocol_status = "in_force"
-            await self._send_letter(
-                "review_outcome",
-                f"review_outcome:{task.task_id}",
-                {
-                    "outcome": "continued" if outcome == "continue" else "varied",
-                    "reason": decision.reason,
-                    "terms": "\n".join(arrangements(protocol.terms)),
-                    "next_review_date": _date(protocol.next_review_at),
-                },
-            )
-        await self._record_decision(task, decision, decided_on, protocol_status)
-
-    def _protocol_context(self, summary: str) -> dict[str, str]:
-        protocol = self._state.protocol
-        assert protocol is not None
-        complaints = (
-            "You can also ask for this decision to be considered under our complaints policy."
-            if self._profile.complaints_route_on_appeal
-            else ""
-        )
-        return {
-            "behaviour_summary": summary or "the behaviour described in our earlier letters",
-            "terms": "\n".join(arrangements(protocol.terms)),
-            "review_date": _date(protocol.next_review_at),
-            "appeal_route": (
-                "If you disagree with this decision you can appeal. Write to us, or ask someone "
-                "to write for you, saying why; a Director who was not involved in the decision "
-                "will consider your appeal."
-            ),
-            "complaints_route": complaints,
-        }
-
-    async def _record_decision(
-        self, task: Task, decision: Decision, protocol: Protocol | None, status: str | None
-    ) -> None:
-        await self._activity(
-            "record_decision",
-            RecordDecision(
-                case_key=self._state.case_key,
-                task_id=task.task_id,
-                kind=task.kind,
-                decision=decision,
-                at=self._now(),
-                protocol=protocol,
-                protocol_status=status,
-            ),
-        )
-
     # Timers -----------------------------------------------------------------------
 
     def _deadlines(self) -> list[datetime]:
@@ -549,159 +375,3 @@ class CaseWorkflow:
             and state.last_activity_at + timedelta(seconds=durations.quiet_period) <= now
         ):
             await self._close("quiet_period", letter=True)
-
-    async def _close(self, why: str, *, letter: bool) -> None:
-        state = self._state
-        state.closed_at = self._now()
-        state.step_counter += 1
-        if letter:
-            await self._send_letter("case_closed", f"case_closed:{state.step_counter}", {})
-        await self._event(
-            f"closed:{state.step_counter}", "system", "system", "case_closed", reason=why
-        )
-
-    # Helpers ----------------------------------------------------------------------
-
-    def _now(self) -> datetime:
-        return workflow.now()
-
-    def _open_task(self, task_id: str) -> Task | None:
-        return next((t for t in self._state.open_tasks if t.task_id == task_id), None)
-
-    def _open_kinds(self) -> frozenset[TaskKind]:
-        return frozenset(TaskKind(t.kind) for t in self._state.open_tasks)
-
-    async def _supersede(self, *kinds: TaskKind, why: str) -> None:
-        """Close open tasks the case has moved past (recorded, never silently dropped)."""
-        for task in [t for t in self._state.open_tasks if TaskKind(t.kind) in kinds]:
-            self._state.open_tasks.remove(task)
-            self._state.decided_task_ids.append(task.task_id)
-            await self._activity(
-                "supersede_task",
-                SupersedeTask(self._state.case_key, task.task_id, task.kind, why, self._now()),
-            )
-
-    async def _open_tasks(self, kinds: list[TaskKind], context: dict[str, str]) -> None:
-        for kind in kinds:
-            if kind in self._open_kinds():
-                continue
-            now = self._now()
-            task = Task(
-                task_id=str(workflow.uuid4()),
-                kind=str(kind),
-                role=str(decider_role(kind, self._profile.review_decider)),
-                created_at=now,
-                due_at=now + timedelta(seconds=self._profile.durations.task_due),
-                context=dict(context),
-            )
-            self._state.open_tasks.append(task)
-            await self._activity(
-                "create_task", CreateTask(self._state.case_key, self._state.customer_ref, task)
-            )
-
-    async def _event(
-        self,
-        key: str,
-        actor: str,
-        role: str,
-        action: str,
-        *,
-        reason: str | None = None,
-        details: dict[str, str] | None = None,
-    ) -> None:
-        await self._activity(
-            "record_case_event",
-            RecordCaseEvent(
-                case_key=self._state.case_key,
-                event_key=f"{self._state.case_key}:{key}",
-                actor=actor,
-                role=str(role),
-                action=action,
-                at=self._now(),
-                reason=reason,
-                details=details or {},
-            ),
-        )
-
-    async def _open_case(self) -> None:
-        info = workflow.info()
-        opened: OpenedCase = await self._activity(
-            "open_case",
-            OpenCase(
-                customer_ref=self._state.customer_ref,
-                workflow_id=info.workflow_id,
-                run_key=info.first_execution_run_id,
-                profile_name=self._profile.name,
-                opened_at=self._now(),
-            ),
-            result_type=OpenedCase,
-        )
-        self._state.case_key = opened.case_key
-        self._state.episode = opened.episode
-        self._state.opened_at = self._now()
-        self._state.last_activity_at = self._now()
-        self._upsert_search_attributes()
-
-    async def _send_letter(self, kind: str, step: str, context: dict[str, str]) -> None:
-        sent: SentLetter = await self._activity(
-            "send_letter",
-            SendLetter(
-                letter_id=letter_id(self._state.case_key, step),
-                case_key=self._state.case_key,
-                customer_ref=self._state.customer_ref,
-                kind=kind,
-                context={"ombudsman": self._profile.ombudsman, **context},
-            ),
-            result_type=SentLetter,
-        )
-        if not any(x.letter_id == sent.letter_id for x in self._state.letters):
-            self._state.letters.append(LetterSummary(sent.letter_id, kind, sent.delivery))
-
-    async def _sync(self) -> None:
-        """Derive the stage and mirror it, the flags and the dates to records and Temporal."""
-        state = self._state
-        stage = derive_stage(
-            closed=state.closed_at is not None,
-            protocol_in_force=state.protocol is not None,
-            open_kinds=self._open_kinds(),
-            direct_contact_ended=state.direct_contact_ended,
-            formal_warning_given=state.formal_warning_given,
-            initial_warning_given=state.initial_warning_given,
-        )
-        state.stage = stage
-        await self._activity(
-            "update_case_record",
-            UpdateCaseRecord(
-                case_key=state.case_key,
-                stage=stage,
-                risk_flag=state.risk_flag,
-                at=self._now(),
-                next_review_at=state.protocol.next_review_at if state.protocol else None,
-                closed_at=state.closed_at,
-                direct_contact_ended=state.direct_contact_ended,
-            ),
-        )
-        self._upsert_search_attributes()
-
-    def _upsert_search_attributes(self) -> None:
-        state = self._state
-        updates: list[SearchAttributeUpdate[Any]] = [
-            sa.CUSTOMER_REF.value_set(state.customer_ref),
-            sa.CASE_STAGE.value_set(state.stage),
-            sa.RISK_FLAG.value_set(state.risk_flag),
-            sa.POLICY_PROFILE.value_set(self._profile.name),
-            sa.OPEN_TASKS.value_set(len(state.open_tasks)),
-            sa.NEXT_REVIEW_AT.value_set(state.protocol.next_review_at)
-            if state.protocol
-            else sa.NEXT_REVIEW_AT.value_unset(),
-        ]
-        workflow.upsert_search_attributes(updates)
-
-    async def _activity(self, name: str, arg: object, result_type: type | None = None) -> Any:
-        return await workflow.execute_activity(
-            name,
-            arg,
-            result_type=result_type,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-        )

@@ -1,0 +1,173 @@
+"""`make bench`: how fast the stack gets ready, and incident intake throughput.
+
+Each figure is printed next to a baseline measured in the same run, as a ratio, because
+these machines are shared and noisy:
+- stack ready time (`python -m devstack` until /healthz answers) vs a bare
+  `temporal server start-dev` until its port accepts connections;
+- incidents accepted per second through `POST /v1/incidents` (HTTP, token, validation,
+  signal-with-start, encrypted payload) vs plain signals sent with the Temporal client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from api.tokens import create_token
+from settings import Settings
+from starter.temporal import connect
+
+ROUNDS = 3
+INCIDENTS = 200
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_port(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"port {port}")
+
+
+def bare_temporal_start() -> float:
+    """Seconds until a bare dev server accepts connections."""
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "temporal"),
+                "server",
+                "start-dev",
+                "--headless",
+                "--port",
+                str(port),
+                "--db-filename",
+                f"{tmp}/t.sqlite",
+                "--log-level",
+                "error",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_port(port)
+            return time.monotonic() - started
+        finally:
+            process.terminate()
+            process.wait()
+
+
+class Stack:
+    """The dev stack in a temporary var dir, on free ports."""
+
+    def __init__(self, var_dir: Path) -> None:
+        self.ports = {k: _free_port() for k in ("TEMPORAL", "TEMPORAL_UI", "SMTP", "API")}
+        self.secret = secrets.token_urlsafe(32)
+        self.env = dict(os.environ)
+        self.env.update({f"UCB_{k}_PORT": str(v) for k, v in self.ports.items()})
+        self.env.update({"UCB_VAR_DIR": str(var_dir), "UCB_SECRET_KEY": self.secret})
+        self.env.pop("UCB_DATABASE_URL", None)
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> float:
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devstack"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if "ucb-cases is running" in line:
+                return time.monotonic() - started
+        raise RuntimeError("the stack did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(2)
+            self.process.wait(30)
+
+
+async def intake_rates(stack: Stack) -> tuple[float, float]:
+    """Incidents per second via the API, and plain signals per second (baseline)."""
+    token = create_token(stack.secret, "bench", ["case_system"], 600)
+    api = f"http://127.0.0.1:{stack.ports['API']}"
+    now = datetime.now(UTC).isoformat()
+    ref = f"BENCH-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(
+        base_url=api, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ) as http:
+        body = {
+            "customer_ref": ref,
+            "category": "unreasonable_persistence",
+            "channel": "email",
+            "occurred_at": now,
+            "description": "benchmark incident",
+            "reported_by": "bench",
+        }
+        (await http.post("/v1/incidents", json=body)).raise_for_status()  # opens the case
+        started = time.monotonic()
+        for _ in range(INCIDENTS):
+            (await http.post("/v1/incidents", json=body)).raise_for_status()
+        api_rate = INCIDENTS / (time.monotonic() - started)
+    settings = Settings(temporal_address=f"127.0.0.1:{stack.ports['TEMPORAL']}")
+    client = await connect(settings)
+    handle = client.get_workflow_handle(f"ucb-case-{ref}")
+    started = time.monotonic()
+    for _ in range(INCIDENTS):
+        await handle.signal("benchmark_noop")  # unknown signal name: stored, not handled
+    signal_rate = INCIDENTS / (time.monotonic() - started)
+    return api_rate, signal_rate
+
+
+def main() -> None:
+    """Print the figures."""
+    bare = [bare_temporal_start() for _ in range(ROUNDS)]
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(Path(tmp) / "var")
+        cold = stack.start()
+        api_rate, signal_rate = asyncio.run(intake_rates(stack))
+        stack.stop()
+        warm = []
+        for _ in range(ROUNDS):
+            warm.append(stack.start())
+            stack.stop()
+    base = statistics.median(bare)
+    print(f"bare temporal dev server ready : median {base:.2f}s over {ROUNDS}")
+    print(f"stack ready, empty var/        : {cold:.2f}s ({cold / base:.1f}x bare)")
+    print(
+        f"stack ready, existing var/     : median {statistics.median(warm):.2f}s "
+        f"({statistics.median(warm) / base:.1f}x bare)"
+    )
+    print(f"POST /v1/incidents, sequential : {api_rate:.0f}/s")
+    print(f"plain Temporal signals         : {signal_rate:.0f}/s (baseline)")
+    print(f"API intake / plain signal      : {api_rate / signal_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()

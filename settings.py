@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     letters_from: str = "Customer Relations <customer.relations@landlord.example>"
     landlord_name: str = "Housing Solutions"
+    # Overdue tasks are escalated by email to these shared mailboxes (role -> address).
+    role_mailboxes: dict[str, str] = Field(default_factory=dict)
+    public_url: str = "http://127.0.0.1:8000"
     outbox_dir: Path | None = None
     post_room_dir: Path | None = None
 

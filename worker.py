@@ -28,6 +28,8 @@ def mail_config(settings: Settings) -> MailConfig:
         username=settings.smtp_username,
         password=settings.smtp_password,
         starttls=settings.smtp_starttls,
+        role_mailboxes=dict(settings.role_mailboxes),
+        inbox_url=f"{settings.public_url.rstrip('/')}/inbox",
     )
 
 

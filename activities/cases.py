@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
-from letters.deliver import MailConfig, post_room_path, send_email, store_for_post_room
+from letters.deliver import (
+    MailConfig,
+    build_notification,
+    post_room_path,
+    send_email,
+    send_message,
+    store_for_post_room,
+)
 from letters.render import RenderedLetter, render_letter
 from records.models import Customer, CustomerSupport, Letter
 from records.repository import Records
@@ -74,6 +81,24 @@ class CaseActivities:
         activity.logger.warning(
             "task %s (%s) overdue: escalated to %s", request.task_id, request.kind, request.to_role
         )
+        mailbox = self._mail.role_mailboxes.get(request.to_role)
+        if mailbox:
+            reference = request.case_key.split("/")[0].removeprefix("ucb-case-")
+            text = (
+                f"A {request.kind.replace('_', ' ')} task on case {reference} is overdue and has "
+                f"been escalated to you ({request.to_role.replace('_', ' ')}).\n\n"
+                f"Open it: {self._mail.inbox_url}/tasks/{request.task_id}\n"
+            )
+            await send_message(
+                self._mail,
+                build_notification(
+                    f"escalation:{request.task_id}",
+                    self._mail.sender,
+                    mailbox,
+                    f"Overdue task escalated: {request.kind.replace('_', ' ')}",
+                    text,
+                ),
+            )
 
     @activity.defn(name="supersede_task")
     async def supersede_task(self, request: SupersedeTask) -> None:

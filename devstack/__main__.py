@@ -20,6 +20,12 @@ from settings import Settings, get_settings
 from workflows.search_attributes import SEARCH_ATTRIBUTE_TYPES
 
 RESTART_LIMIT = 5
+DEV_ROLE_MAILBOXES = {
+    "officer": "housing-officers@landlord.example",
+    "manager": "housing-managers@landlord.example",
+    "head_of_service": "heads-of-service@landlord.example",
+    "director": "directors@landlord.example",
+}
 
 
 def temporal_binary() -> Path:
@@ -53,6 +59,9 @@ def child_environment(settings: Settings) -> dict[str, str]:
             ]
         ),
     )
+    # Escalation emails for overdue tasks land in the outbox beside the letters.
+    env.setdefault("UCB_ROLE_MAILBOXES", json.dumps(DEV_ROLE_MAILBOXES))
+    env.setdefault("UCB_PUBLIC_URL", f"http://{settings.api_host}:{settings.api_port}")
     return env
 
 

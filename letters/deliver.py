@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -25,6 +25,9 @@ class MailConfig:
     password: str | None = None
     starttls: bool = False
     timeout_seconds: float = 20.0
+    # Internal notifications (e.g. overdue tasks): role -> shared mailbox; inbox link base.
+    role_mailboxes: dict[str, str] = field(default_factory=dict)
+    inbox_url: str = "http://127.0.0.1:8000/inbox"
 
 
 def message_id(letter_id: str) -> str:
@@ -52,8 +55,13 @@ async def send_email(
     config: MailConfig, letter_id: str, recipient: str, letter: RenderedLetter
 ) -> None:
     """Send the letter by SMTP; raises on failure so the activity retries."""
+    await send_message(config, build_email(letter_id, config.sender, recipient, letter))
+
+
+async def send_message(config: MailConfig, message: EmailMessage) -> None:
+    """Send any message through the configured SMTP server."""
     await aiosmtplib.send(
-        build_email(letter_id, config.sender, recipient, letter),
+        message,
         hostname=config.smtp_host,
         port=config.smtp_port,
         username=config.username,
@@ -75,3 +83,17 @@ def store_for_post_room(path: Path, letter: RenderedLetter) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(letter.html, encoding="utf-8")
     tmp.replace(path)
+
+
+def build_notification(
+    key: str, sender: str, recipient: str, subject: str, text: str
+) -> EmailMessage:
+    """A plain internal notification to staff (no personal data: references only)."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = message_id(key)
+    message.set_content(text)
+    return message

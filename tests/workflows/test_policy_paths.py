@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from policy.categories import Category, Channel
 from policy.protocol import ProtocolTerms
 from records.repository import Records
 from settings import Settings
-from tests.support import messages_to
+from tests.support import eventually, messages_to
 from tests.workflows.helpers import (
     FACTORS,
     TERMS,
@@ -391,6 +392,32 @@ async def test_overdue_task_escalates_to_the_next_role_up(
     # the manager it was escalated to may now decide it
     state = await decide(handle, "initial_warning", "issued", "manager", method="letter")
     assert state.initial_warning_given
+
+
+async def test_escalation_emails_the_next_roles_mailbox_without_personal_data(
+    client: Client, settings: Settings, stack_records: Records, smtp_outbox: tuple[Path, int]
+) -> None:
+    from worker import build_worker
+
+    shorten(settings, "housing_solutions", task_due=1)
+    mailbox = f"managers-{new_ref().lower()}@landlord.example"
+    settings.role_mailboxes = {"manager": mailbox}
+    ref = new_ref("EM")
+    await customer(stack_records, ref)
+    async with build_worker(client, settings, stack_records):
+        handle = await report(client, settings, incident(ref))
+        task = await open_task(handle, "initial_warning")
+        await state_when(handle, lambda s: s.open_tasks[0].escalated_to == "manager")
+
+        async def delivered() -> list[Message] | None:
+            return messages_to(smtp_outbox[0], mailbox) or None
+
+        [message] = await eventually(delivered)
+    body = message.get_payload(decode=True)
+    assert isinstance(body, bytes)
+    text = body.decode()
+    assert f"/inbox/tasks/{task.task_id}" in text and ref in text
+    assert "Pat" not in text and "closed repair" not in text  # no name, no description
 
 
 async def test_thousands_of_incidents_continue_as_new_and_every_one_is_kept(

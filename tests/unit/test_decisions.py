@@ -100,3 +100,14 @@ def test_arrangements_say_what_not_why() -> None:
     lines = arrangements(TERMS)
     assert lines == ["Contact only by letter", "All contact through the named contact: Jo Bloggs"]
     assert terms_problems(TERMS) == []
+
+
+def test_housing_solutions_reviews_at_six_months_only() -> None:
+    hs = load_profile("housing_solutions").durations
+    auth = facts(TaskKind.PROTOCOL_AUTHORISATION, "head_of_service", durations=hs)
+    check_decision(auth, replace(BASE, review_after_seconds=hs.review_period_default))
+    for months in (3, 12):
+        with pytest.raises(DecisionRejected, match="review_after_seconds"):
+            check_decision(
+                auth, replace(BASE, review_after_seconds=hs.review_period_default // 6 * months)
+            )

@@ -153,17 +153,6 @@ class Records:
                     self._add_incident(session, case_key, incident, batch_key)
         return [i for i in ids if known.get(i) == batch_key]
 
-    async def record_incident(self, case_key: str, incident: IncidentReport) -> bool:
-        """Write one incident once; returns False when it was already recorded."""
-        try:
-            async with self._sessions.begin() as session:
-                if await session.get(Incident, incident.incident_id) is not None:
-                    return False
-                self._add_incident(session, case_key, incident, None)
-            return True
-        except IntegrityError:
-            return False
-
     @staticmethod
     def _add_incident(
         session: AsyncSession, case_key: str, incident: IncidentReport, batch_key: str | None

@@ -87,8 +87,10 @@ async def test_open_case_is_idempotent_per_run_and_numbers_episodes(records: Rec
 
 async def test_incident_recorded_once_with_its_audit_row(records: Records) -> None:
     case = await records.open_case(_open("run-a"))
-    assert await records.record_incident(case.case_key, _incident()) is True
-    assert await records.record_incident(case.case_key, _incident()) is False
+    assert await records.record_incidents(case.case_key, "batch-1", [_incident()]) == ["i-1"]
+    # a retry of the same batch reports the same rows as its own; a resend elsewhere, none
+    assert await records.record_incidents(case.case_key, "batch-1", [_incident()]) == ["i-1"]
+    assert await records.record_incidents(case.case_key, "batch-2", [_incident()]) == []
     incidents = await records.incidents(case.case_key)
     assert [i.incident_id for i in incidents] == ["i-1"]
     assert incidents[0].occurred_at == NOW - timedelta(hours=1)  # aware UTC round trip

@@ -94,9 +94,7 @@ TERMS_KINDS = frozenset(TERMS_OUTCOMES)
 # Form field names (also the keys errors are filed under) and how messages name them.
 FIELD_LABELS = {
     "outcome": "Outcome",
-    "reason": "Reason",
     "method": "How the warning was given",
-    "reference": "Police reference",
     "factors": "Assessment factors",
     "factors.instances": "Number of instances",
     "factors.contact_levels": "Levels of contact",
@@ -108,6 +106,8 @@ FIELD_LABELS = {
     "terms.contact_times": "Contact times",
     "reasonable_adjustments": "Reasonable adjustments",
     "review_days": "Review period",
+    "reference": "Police reference",
+    "reason": "Reason",
 }
 _DECISION_TO_FORM = {"review_after_seconds": "review_days"}
 _TEXT_FIELDS = (
@@ -136,19 +136,22 @@ class DecisionForm:
     general: list[str] = field(default_factory=list)
 
     def add_error(self, key: str, message: str) -> None:
-        if key and message.startswith(f"{key}: "):
-            message = message[len(key) + 2 :]
-        key = _DECISION_TO_FORM.get(key, key)
-        if key in FIELD_LABELS:
-            self.errors.setdefault(key, []).append(message)
-        else:
+        """File ``message`` under its form field, or as a message for the whole form."""
+        field_key = _DECISION_TO_FORM.get(key, key)
+        if field_key not in FIELD_LABELS:
             self.general.append(message)
+            return
+        if message.startswith(f"{key}: "):
+            message = message[len(key) + 2 :]
+        self.errors.setdefault(field_key, []).append(message)
 
     @property
     def summary(self) -> list[tuple[str, str]]:
-        """(anchor, message) pairs for the error summary at the top of the page."""
+        """(anchor, message) pairs for the error summary, in the order of the form."""
         items = [
-            (_field_id(k), f"{FIELD_LABELS[k]}: {m}") for k, ms in self.errors.items() for m in ms
+            (_field_id(k), f"{label}: {m}")
+            for k, label in FIELD_LABELS.items()
+            for m in self.errors.get(k, [])
         ]
         return [("decision", m) for m in self.general] + items
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
-from api.base import ApiModel
+from api.base import ApiModel, EmailAddress
 from policy.protocol import CONTACT_METHODS
 
 Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -117,9 +117,7 @@ class SupportIn(ApiModel):
 
     vulnerabilities: list[Text200] = Field(default_factory=list, max_length=20)
     advocate_name: Text200 | None = None
-    advocate_email: (
-        Annotated[str, StringConstraints(pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")] | None
-    ) = None
+    advocate_email: EmailAddress | None = None
     contact_via_advocate: bool = False
     reasonable_adjustments: Text4000 | None = None
     referral_consent: bool = False

@@ -13,7 +13,7 @@ from pydantic import (
     field_validator,
 )
 
-from api.base import ApiModel
+from api.base import ApiModel, EmailAddress
 from api.decision_schemas import TaskOut
 from policy.categories import Category, Channel
 from workflows.ids import CUSTOMER_REF_PATTERN
@@ -24,9 +24,6 @@ CustomerRef = Annotated[
     str,
     StringConstraints(pattern=CUSTOMER_REF_PATTERN),
     Field(description="Pseudonymous customer reference: letters, digits, '-', '_' (max 64)"),
-]
-EmailAddress = Annotated[
-    str, StringConstraints(pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$", max_length=254)
 ]
 
 

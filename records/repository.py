@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from policy.protocol import arrangements
 from records.models import (
     AuditEvent,
     Case,
@@ -309,10 +311,6 @@ class Records:
                 await self._save_protocol(session, request)
 
     async def _save_protocol(self, session: AsyncSession, request: RecordDecision) -> None:
-        from dataclasses import asdict
-
-        from policy.protocol import arrangements
-
         protocol = request.protocol
         assert protocol is not None and request.protocol_status is not None
         row = await session.get(ProtocolRecord, protocol.protocol_id)
@@ -413,21 +411,21 @@ class Records:
             row.referral_consent = s.referral_consent
             row.mediation_offered = s.mediation_offered
             row.updated_at = request.at
-        await self.record_event(
-            RecordCaseEvent(
-                case_key=request.case_key,
+            _audit(
+                session,
                 event_key=f"{request.case_key}:support:{request.at.isoformat()}",
+                case_key=request.case_key,
                 actor=s.recorded_by,
                 role=s.role,
                 action="support_recorded",
-                at=request.at,
+                reason=None,
                 details={
                     "contact_via_advocate": str(s.contact_via_advocate),
                     "referral_consent": str(s.referral_consent),
                     "mediation_offered": str(s.mediation_offered),
                 },
+                at=request.at,
             )
-        )
 
     async def get_support(self, customer_ref: str) -> CustomerSupport | None:
         """The customer's support details, if any were recorded."""

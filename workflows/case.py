@@ -8,6 +8,7 @@ review, close quiet cases and finally let a closed case go after the 12-month ru
 from __future__ import annotations
 
 import asyncio
+from dataclasses import fields
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -130,16 +131,7 @@ class CaseWorkflow(DecisionSteps):
                 violent=task.context.get("violent") == "yes",
             ),
             ProposedDecision(
-                outcome=decision.outcome,
-                decided_by=decision.decided_by,
-                role=decision.role,
-                reason=decision.reason,
-                method=decision.method,
-                terms=decision.terms,
-                review_after_seconds=decision.review_after_seconds,
-                reference=decision.reference,
-                factors=decision.factors,
-                reasonable_adjustments=decision.reasonable_adjustments,
+                **{f.name: getattr(decision, f.name) for f in fields(ProposedDecision)}
             ),
         )
 

@@ -45,6 +45,8 @@ class CaseSteps:
 
     _state: CaseState
     _profile: PolicyProfile
+    # What _sync last wrote to the records and search attributes (None: not yet, this run).
+    _mirrored: tuple[object, ...] | None = None
 
     async def _close(self, why: str, *, letter: bool) -> None:
         state = self._state
@@ -163,6 +165,16 @@ class CaseSteps:
             initial_warning_given=state.initial_warning_given,
         )
         state.stage = stage
+        mirrored = (
+            stage,
+            state.risk_flag,
+            state.protocol.next_review_at if state.protocol else None,
+            state.closed_at,
+            state.direct_contact_ended,
+            len(state.open_tasks),
+        )
+        if mirrored == self._mirrored:
+            return  # nothing the records or the search attributes show has changed
         await self._activity(
             "update_case_record",
             UpdateCaseRecord(
@@ -170,12 +182,13 @@ class CaseSteps:
                 stage=stage,
                 risk_flag=state.risk_flag,
                 at=self._now(),
-                next_review_at=state.protocol.next_review_at if state.protocol else None,
+                next_review_at=mirrored[2],
                 closed_at=state.closed_at,
                 direct_contact_ended=state.direct_contact_ended,
             ),
         )
         self._upsert_search_attributes()
+        self._mirrored = mirrored
 
     def _upsert_search_attributes(self) -> None:
         state = self._state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -40,13 +41,18 @@ class UnknownProfileError(ValueError):
     """The deployment asked for a profile that does not exist."""
 
 
+@lru_cache(maxsize=len(PROFILE_NAMES))
+def _profile_data(name: str) -> dict[str, Any]:
+    """The profile's TOML, parsed once (callers copy before changing it)."""
+    text = resources.files(__package__).joinpath(f"{name}.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
 def load_profile(name: str, duration_overrides: dict[str, int] | None = None) -> PolicyProfile:
     """Load a profile by name and apply duration overrides (seconds)."""
     if name not in PROFILE_NAMES:
         raise UnknownProfileError(f"unknown policy profile {name!r}; choose one of {PROFILE_NAMES}")
-    raw: dict[str, Any] = tomllib.loads(
-        resources.files(__package__).joinpath(f"{name}.toml").read_text("utf-8")
-    )
+    raw = dict(_profile_data(name))
     durations = Durations(**raw.pop("durations"))
     if duration_overrides:
         known = {f.name for f in fields(Durations)}

@@ -6,6 +6,7 @@ file). Workflows never read settings: what a case needs is snapshotted into its 
 
 from __future__ import annotations
 
+import base64
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -19,6 +20,37 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 # Development-only payload key (32 bytes, base64); production refuses it.
 DEV_CODEC_KEYS = {"dev-1": "ZGV2LW9ubHktcGF5bG9hZC1rZXktbm90LWZvci1wcmQ="}
+# A random secret of 32 characters has far more distinct characters than this.
+MIN_DISTINCT_SECRET_CHARS = 12
+MIN_DISTINCT_KEY_BYTES = 16
+
+
+def weak_secret_problem(secret: str) -> str | None:
+    """Why ``secret`` may not sign production tokens (None when it may)."""
+    if secret.strip().lower() in PLACEHOLDER_SECRETS or any(
+        placeholder and placeholder in secret.lower() for placeholder in PLACEHOLDER_SECRETS
+    ):
+        return "a known placeholder"
+    if len(secret) < 32:
+        return "shorter than 32 characters"
+    if len(set(secret)) < MIN_DISTINCT_SECRET_CHARS:
+        return f"fewer than {MIN_DISTINCT_SECRET_CHARS} distinct characters (not random)"
+    return None
+
+
+def weak_codec_key_problem(key_id: str, encoded: str) -> str | None:
+    """Why the payload key ``key_id`` may not encrypt production payloads (None if it may)."""
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        return f"{key_id}: not base64"
+    if encoded in DEV_CODEC_KEYS.values():
+        return f"{key_id}: the development key"
+    if len(raw) != 32:
+        return f"{key_id}: {len(raw)} bytes, not 32"
+    if len(set(raw)) < MIN_DISTINCT_KEY_BYTES:
+        return f"{key_id}: fewer than {MIN_DISTINCT_KEY_BYTES} distinct bytes (not random)"
+    return None
 
 
 class Settings(BaseSettings):
@@ -47,6 +79,29 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     letters_from: str = "Customer Relations <customer.relations@landlord.example>"
     landlord_name: str = "Housing Solutions"
+    # Printed in every letter (letters.render.LandlordContacts): where to send an appeal,
+    # how to complain, how to reach the Ombudsman. Set the first two for production.
+    appeals_contact: str = Field(
+        default=(
+            "Customer Relations, by replying to this letter (by email or by post), saying that "
+            "it is an appeal"
+        ),
+        min_length=1,
+    )
+    complaints_contact: str = Field(
+        default=(
+            "Customer Relations, by replying to this letter (by email or by post), or by telling "
+            "any member of our staff that you want to make a complaint"
+        ),
+        min_length=1,
+    )
+    ombudsman_contact: str = Field(
+        default=(
+            "Housing Ombudsman Service, PO Box 1484, Unit D, Preston, PR2 0ET; "
+            "telephone 0300 111 3000; www.housing-ombudsman.org.uk"
+        ),
+        min_length=1,
+    )
     # Overdue tasks are escalated by email to these shared mailboxes (role -> address).
     role_mailboxes: dict[str, str] = Field(default_factory=dict)
     public_url: str = "http://127.0.0.1:8000"
@@ -57,6 +112,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # Intake: an incident stored but never handed to its case (the API stopped between the
+    # two) is withdrawn after this many seconds by the worker's sweep.
+    intake_grace_seconds: int = Field(default=600, gt=0)
+
     # Policy
     policy_profile: Literal["housing_solutions", "magna"] = "housing_solutions"
     # Seconds for any profile duration, e.g. UCB_DURATIONS='{"review_period_default": 10}'
@@ -65,13 +124,21 @@ class Settings(BaseSettings):
     # Security
     secret_key: str = DEV_SECRET
     token_ttl_seconds: int = Field(default=8 * 3600, gt=0)
+    # A claim on a task lapses after this long (a shift); a role it escalated to may take
+    # it over at any time.
+    claim_seconds: int = Field(default=8 * 3600, gt=0)
     update_timeout_seconds: float = Field(default=10.0, gt=0)
     # Payload encryption: key id -> base64 of 32 random bytes; the active key encrypts,
     # every listed key decrypts (rotation: add a key, make it active, keep the old one).
     codec_keys: dict[str, str] = Field(default_factory=lambda: dict(DEV_CODEC_KEYS))
     codec_active_key: str = "dev-1"
-    # Origins allowed to call the codec endpoint from a browser (the Temporal UI).
+    # Origins allowed to call the codec endpoint from a browser (the Temporal UI); CORS
+    # applies to the codec endpoint only.
     codec_cors_origins: list[str] = Field(default_factory=list)
+    # Request bodies over these sizes get 413 before authentication (the largest incident,
+    # 10,000 characters of description, is well under 0.2 MB as JSON).
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    codec_max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
 
     @model_validator(mode="after")
     def _derive_paths_and_refuse_placeholders(self) -> Settings:
@@ -82,16 +149,23 @@ class Settings(BaseSettings):
         if self.post_room_dir is None:
             self.post_room_dir = self.var_dir / "post-room"
         if self.environment == "production":
-            if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < 32:
+            weak = weak_secret_problem(self.secret_key)
+            if weak:
                 raise ValueError(
                     "UCB_SECRET_KEY must be set to a random value of at least 32 characters "
-                    "in production (placeholder secrets are refused)"
+                    f"in production (placeholder and weak secrets are refused): it is {weak}"
                 )
             if self.database_url.startswith("sqlite"):
                 raise ValueError("UCB_DATABASE_URL must point at PostgreSQL in production")
-            if set(self.codec_keys.items()) & set(DEV_CODEC_KEYS.items()):
+            weak_keys = [
+                problem
+                for key_id, encoded in self.codec_keys.items()
+                if (problem := weak_codec_key_problem(key_id, encoded))
+            ]
+            if weak_keys:
                 raise ValueError(
-                    "UCB_CODEC_KEYS must not contain the development key in production"
+                    "UCB_CODEC_KEYS must hold only random 32-byte keys in production, never "
+                    "the development key under any id: " + "; ".join(weak_keys)
                 )
         if self.codec_active_key not in self.codec_keys:
             raise ValueError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -11,11 +12,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.cases import CaseActivities
 from letters.deliver import MailConfig
+from letters.render import LandlordContacts
 from records.db import make_engine, make_sessionmaker
 from records.repository import Records
 from settings import Settings, get_settings
 from starter.temporal import connect
 from workflows.case import CaseWorkflow
+from workflows.letter import LetterWorkflow
 
 
 def mail_config(settings: Settings) -> MailConfig:
@@ -33,21 +36,47 @@ def mail_config(settings: Settings) -> MailConfig:
     )
 
 
+# Modules the sandbox shares with the worker instead of re-importing for every run: only
+# pure ones (no I/O, no clock, no randomness) that workflows import. The workflow modules
+# themselves (workflows.case, .steps, .decision_steps, .letter) stay inside the sandbox,
+# so a non-deterministic call in them is caught.
+PURE_MODULES = (
+    "policy",
+    "workflows.messages",
+    "workflows.errors",
+    "workflows.ids",
+    "workflows.search_attributes",
+    "workflows.activity_api",
+)
+
+
 def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox, with our pure policy and message modules passed through (no I/O in them)."""
+    """The sandbox, passing through only the pure modules above."""
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("policy", "workflows")
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PURE_MODULES)
     )
 
 
-def build_worker(client: Client, settings: Settings, records: Records) -> Worker:
-    """The worker with every case workflow and activity registered."""
-    activities = CaseActivities(records, mail_config(settings), settings.landlord_name)
+def build_worker(
+    client: Client, settings: Settings, records: Records, *, strict: bool = False
+) -> Worker:
+    """The worker with every case workflow and activity registered.
+
+    ``strict`` (tests): any exception other than ApplicationError fails the workflow at
+    once, instead of failing its workflow task and retrying quietly until a fix is
+    deployed (what production wants)."""
+    contacts = LandlordContacts(
+        appeals_contact=settings.appeals_contact,
+        complaints_contact=settings.complaints_contact,
+        ombudsman_contact=settings.ombudsman_contact,
+    )
+    activities = CaseActivities(records, mail_config(settings), settings.landlord_name, contacts)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CaseWorkflow],
+        workflows=[CaseWorkflow, LetterWorkflow],
         workflow_runner=workflow_runner(),
+        workflow_failure_exception_types=[Exception] if strict else [],
         activities=[
             activities.open_case,
             activities.record_incidents,
@@ -58,7 +87,9 @@ def build_worker(client: Client, settings: Settings, records: Records) -> Worker
             activities.supersede_task,
             activities.record_case_event,
             activities.record_support,
-            activities.send_letter,
+            activities.draft_letter,
+            activities.deliver_letter,
+            activities.readdress_letter,
         ],
     )
 
@@ -69,12 +100,30 @@ async def main() -> None:
     settings = get_settings()
     engine = make_engine(settings.database_url)
     client = await connect(settings)
-    worker = build_worker(client, settings, Records(make_sessionmaker(engine)))
+    records = Records(make_sessionmaker(engine))
+    worker = build_worker(client, settings, records)
     logging.getLogger(__name__).info("worker polling task queue %s", settings.task_queue)
+    sweep = asyncio.create_task(sweep_unsignalled_incidents(records, settings))
     try:
         await worker.run()
     finally:
+        sweep.cancel()
         await engine.dispose()
+
+
+async def sweep_unsignalled_incidents(records: Records, settings: Settings) -> None:
+    """Withdraw incidents intake stored but never signalled (the API stopped in between)."""
+    grace = timedelta(seconds=settings.intake_grace_seconds)
+    log = logging.getLogger(__name__)
+    while True:
+        await asyncio.sleep(min(60.0, grace.total_seconds() / 2))
+        try:
+            withdrawn = await records.withdraw_unsignalled(datetime.now(UTC) - grace)
+        except Exception as error:  # the records may be down: try again next time
+            log.warning("intake sweep skipped (%s)", type(error).__name__)
+            continue
+        if withdrawn:
+            log.warning("withdrew %d incident(s) intake never handed to a case", len(withdrawn))
 
 
 if __name__ == "__main__":

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request, Response
-from fastapi.middleware.cors import CORSMiddleware
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api import faults
 from api.casework import Problem
 from api.deps import TemporalGateway
-from api.routes import audit, cases, codec, customers, health, inbox, incidents, letters, tasks
+from api.edges import CODEC_PREFIX, BodyLimit, CodecCORS
+from api.routes import (
+    audit,
+    cases,
+    codec,
+    customers,
+    health,
+    inbox,
+    incidents,
+    letters,
+    revocations,
+    tasks,
+)
 from api.tokens import Principal
 from records.db import make_engine, make_sessionmaker
-from records.repository import Records
+from records.repository import ApiCall, Records
 from settings import Settings, get_settings
+
+log = logging.getLogger("api.audit")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,18 +60,48 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     if settings.codec_cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.codec_cors_origins,
-            allow_credentials=True,
-            allow_methods=["POST", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "X-Namespace"],
-        )
-    for module in (incidents, customers, cases, tasks, letters, audit, health, codec, inbox):
+        app.add_middleware(CodecCORS, origins=settings.codec_cors_origins)
+    routers = (
+        incidents,
+        customers,
+        cases,
+        tasks,
+        letters,
+        audit,
+        health,
+        revocations,
+        codec,
+        inbox,
+    )
+    for module in routers:
         app.include_router(module.router)
     app.add_exception_handler(Problem, _problem_response)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_response)  # type: ignore[arg-type]
+    faults.install(app)
     app.middleware("http")(_audit_changes)
+    # Outermost: a body over the limit is refused before anything reads it or checks a token.
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        limits={CODEC_PREFIX: settings.codec_max_body_bytes},
+    )
     return app
+
+
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: a lone surrogate cannot break it."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+async def _validation_response(
+    request: Request, error: RequestValidationError
+) -> AsciiJSONResponse:
+    """422 naming each field; the rejected input is not echoed back (it may be personal
+    data, and may not even be valid Unicode)."""
+    errors = [{k: v for k, v in e.items() if k != "input"} for e in error.errors()]
+    return AsciiJSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 
 async def _problem_response(request: Request, problem: Problem) -> JSONResponse:
@@ -63,27 +111,63 @@ async def _problem_response(request: Request, problem: Problem) -> JSONResponse:
         detail: object = [{"loc": location, "msg": problem.message, "type": "value_error"}]
     else:
         detail = problem.message
-    return JSONResponse({"detail": detail}, status_code=problem.status)
+    headers = {"Retry-After": str(problem.retry_after)} if problem.retry_after is not None else None
+    return JSONResponse({"detail": detail}, status_code=problem.status, headers=headers)
 
 
 CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Reads of a case's personal data are audited too (who looked, when, at what).
+AUDITED_READS = frozenset(
+    {
+        "GET /v1/cases/{customer_ref}",
+        "GET /v1/cases/{customer_ref}/state",
+        "GET /v1/letters/{letter_id}",
+        "GET /v1/audit",
+        "POST /codec/decode",
+    }
+)
 
 
 async def _audit_changes(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
-    """Audit every call that changes something: who, role, when, what and the outcome."""
+    """Audit every call that changes something, and every read of a case's personal data
+    (``AUDITED_READS``): who, role, when, what and the outcome.
+
+    The row is written after the route answered, so it must never change that answer: if
+    it cannot be written (the records database is down), a warning naming only the method,
+    route template and status is logged and the route's own response goes out unchanged.
+
+    An endpoint that writes its audit row in its own unit of work (so the row commits or
+    rolls back with the change itself) sets ``request.state.audited = True``; the
+    middleware then writes nothing more.
+    """
     response = await call_next(request)
-    if request.method in CHANGING_METHODS and request.url.path.startswith("/v1/"):
-        principal: Principal | None = getattr(request.state, "principal", None)
-        route = request.scope.get("route")
-        template = getattr(route, "path", request.url.path)
+    route = request.scope.get("route")
+    template = getattr(route, "path", request.url.path)
+    change = request.method in CHANGING_METHODS and request.url.path.startswith("/v1/")
+    if not change and f"{request.method} {template}" not in AUDITED_READS:
+        return response
+    if getattr(request.state, "audited", False):
+        return response
+    principal: Principal | None = getattr(request.state, "principal", None)
+    try:
         await request.app.state.records.record_api_call(
-            actor=principal.user if principal else "anonymous",
-            role=",".join(sorted(r.value for r in principal.roles)) if principal else "none",
-            action=f"{request.method} {template}",
-            outcome=response.status_code,
-            details={"path": request.url.path},
-            at=datetime.now(UTC),
+            ApiCall(
+                actor=principal.user if principal else "anonymous",
+                role=principal.role_names if principal else "none",
+                action=f"{request.method} {template}",
+                outcome=response.status_code,
+                details={"path": request.url.path},
+                at=datetime.now(UTC),
+            )
+        )
+    except Exception as error:
+        log.warning(
+            "audit row not written for %s %s -> %d (%s); the response stands",
+            request.method,
+            faults.route_template(request),
+            response.status_code,
+            type(error).__name__,
         )
     return response

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.tokens import ApiRole, InvalidToken, Principal, read_token
 
+log = logging.getLogger(__name__)
 R = ApiRole
 DECIDERS = frozenset({R.OFFICER, R.MANAGER, R.HEAD_OF_SERVICE, R.DIRECTOR})
 STAFF = DECIDERS
@@ -20,14 +25,34 @@ AUDITORS = frozenset({R.AUDITOR})
 CODEC_USERS = frozenset({R.OPERATOR, R.AUDITOR})
 
 COOKIE = "ucb_token"
+# The sign-in cookie is a session for the inbox pages (and the codec calls the Temporal
+# Web UI makes from a signed-in operator's browser); the case API takes bearer tokens only.
+COOKIE_PATHS = ("/inbox", "/codec")
 _bearer = HTTPBearer(auto_error=False)
+
+
+def csrf_token(secret: str, session: str) -> str:
+    """The token an inbox form must carry: bound to the session cookie, unguessable without
+    the signing key, so a page on another site cannot post a decision for the user."""
+    return hmac.new(secret.encode(), b"csrf:" + session.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_matches(secret: str, session: str | None, sent: str | None) -> bool:
+    """Whether a form's CSRF token belongs to this session."""
+    if not session or not sent:
+        return False
+    return hmac.compare_digest(csrf_token(secret, session), sent)
 
 
 def principal_from_request(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
-    """The caller, from the Authorization header or the inbox page's cookie."""
-    token = credentials.credentials if credentials else request.cookies.get(COOKIE)
+    """The caller, from the Authorization header (or, on the inbox and codec paths only,
+    the sign-in cookie)."""
+    cookie_allowed = request.url.path.startswith(COOKIE_PATHS)
+    token = credentials.credentials if credentials else None
+    if token is None and cookie_allowed:
+        token = request.cookies.get(COOKIE)
     if not token:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -42,6 +67,31 @@ def principal_from_request(
         ) from error
 
 
+async def refuse_revoked(request: Request, principal: Principal) -> None:
+    """401 for a token revoked at sign-out, or with every token of its user.
+
+    While the records database is unreachable the revocation list cannot be read: the
+    token is then taken on its signature and bounded lifetime (a warning is logged), so
+    routes that do not need the records keep answering."""
+    records = request.app.state.records
+    try:
+        revoked = await records.token_revoked(
+            principal.token_id, principal.user, principal.issued_at
+        )
+    except (SQLAlchemyError, OSError) as error:
+        log.warning(
+            "revocation list unavailable (%s): token accepted on its signature",
+            type(error).__name__,
+        )
+        return
+    if revoked:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "the token has been revoked",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
 def require(
     admitted: frozenset[ApiRole],
 ) -> Callable[..., Coroutine[Any, Any, Principal]]:
@@ -52,6 +102,7 @@ def require(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
         principal = principal_from_request(request, credentials)
+        await refuse_revoked(request, principal)
         if not principal.roles & admitted:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

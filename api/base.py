@@ -5,11 +5,41 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from email_validator import EmailNotValidError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+
+from letters.addresses import normalised_address
+
+MAX_EMAIL_CHARS = 254
+
+
+def normalised_email(value: str, info: ValidationInfo) -> str:
+    """One deliverable e-mail address, normalised (``letters.addresses``); a ValueError
+    naming the field otherwise."""
+    field = info.field_name or "the e-mail address"
+    try:
+        return normalised_address(value)
+    except EmailNotValidError as error:
+        raise ValueError(
+            f"{field} must be a single e-mail address such as name@example.org: {error}"
+        ) from None
+
 
 EmailAddress = Annotated[
-    str, StringConstraints(pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$", max_length=254)
+    str,
+    StringConstraints(max_length=MAX_EMAIL_CHARS),
+    AfterValidator(normalised_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": MAX_EMAIL_CHARS}),
 ]
+"""An e-mail address, validated by a maintained parser and stored in its normalised form."""
 
 
 class ApiModel(BaseModel):

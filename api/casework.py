@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,27 +22,40 @@ from api.decision_schemas import (
     DecisionIn,
     OpenTaskOut,
     ProtocolOut,
+    RiskFlagReviewIn,
     SupportIn,
 )
+from api.faults import RETRY_AFTER_SECONDS
 from api.tokens import Principal
 from policy.protocol import AssessmentFactors, ProtocolTerms, arrangements
-from policy.tasks import OUTCOMES, TaskKind
+from policy.tasks import OUTCOMES, Role, TaskKind, claim_blocks, escalation_chain
+from records.models import Task as TaskRow
 from records.repository import Records
 from settings import Settings
+from starter.temporal import case_handle
 from workflows.case import CaseWorkflow
+from workflows.errors import ErrorType, error_field
 from workflows.ids import case_workflow_id
-from workflows.messages import AppealRequest, CaseState, Decision, SupportRecord
-
-_FIELD_PREFIX = re.compile(r"^([a-z_]+): ")
+from workflows.messages import (
+    AppealRequest,
+    CaseState,
+    Decision,
+    RiskFlagReviewRequest,
+    SupportRecord,
+)
 
 
 @dataclass
 class Problem(Exception):
-    """A request that cannot be carried out: an HTTP status, a message, maybe a field."""
+    """A request that cannot be carried out: an HTTP status, a message, maybe a field.
+
+    ``retry_after`` (seconds) is sent as ``Retry-After``: set it on a 503.
+    """
 
     status: int
     message: str
     field: str | None = None
+    retry_after: int | None = None
 
 
 def case_state_out(state: CaseState, case_id: str) -> CaseStateOut:
@@ -72,6 +84,8 @@ def case_state_out(state: CaseState, case_id: str) -> CaseStateOut:
             next_review_at=protocol.next_review_at,
             immediate=protocol.immediate,
             reviews=protocol.reviews,
+            kind=protocol.kind,
+            appeals=protocol.appeals,
         )
         if protocol
         else None,
@@ -82,11 +96,28 @@ def case_state_out(state: CaseState, case_id: str) -> CaseStateOut:
 def acting_role(principal: Principal, role: str, escalated_to: str | None) -> str:
     """The role in which the caller decides the task, or a 403 Problem."""
     held = {r.value for r in principal.roles}
-    for candidate in (role, escalated_to):
-        if candidate and candidate in held:
+    chain = escalation_chain(Role(role), Role(escalated_to) if escalated_to else None)
+    # The deciding role first, then each role it climbed to, in order.
+    allowed = [r.value for r in Role if r in chain]
+    for candidate in allowed:
+        if candidate in held:
             return candidate
-    allowed = [r for r in (role, escalated_to) if r]
     raise Problem(403, f"this task is decided by {allowed}; you hold {sorted(held)}")
+
+
+def held_by_colleague(
+    task: TaskRow, principal: Principal, role: str, settings: Settings, now: datetime
+) -> bool:
+    """Whether a colleague's claim keeps the caller (acting in ``role``) from the task."""
+    return claim_blocks(
+        claimed_by=task.claimed_by,
+        claimed_at=task.claimed_at,
+        user=principal.user,
+        acting_role=role,
+        task_role=task.role,
+        now=now,
+        claim_lasts=timedelta(seconds=settings.claim_seconds),
+    )
 
 
 async def complete_task(
@@ -104,7 +135,7 @@ async def complete_task(
     role = acting_role(principal, task.role, task.escalated_to)
     if task.status != "open":
         raise Problem(409, f"task {task_id} is already {task.status}")
-    if task.claimed_by not in (None, principal.user):
+    if held_by_colleague(task, principal, role, settings, datetime.now(UTC)):
         raise Problem(409, f"task {task_id} is claimed by {task.claimed_by}")
     allowed = sorted(OUTCOMES[TaskKind(task.kind)])
     if body.outcome not in allowed:
@@ -121,9 +152,10 @@ async def complete_task(
         reference=body.reference,
         factors=AssessmentFactors(**body.factors.model_dump()) if body.factors else None,
         reasonable_adjustments=body.reasonable_adjustments,
+        customer_reason=body.customer_reason,
     )
     workflow_id = case_workflow_id(task.customer_ref)
-    handle = client.get_workflow_handle_for(CaseWorkflow.run, workflow_id)
+    handle = case_handle(client, workflow_id)
     state = await _update(
         handle,
         settings,
@@ -146,17 +178,37 @@ async def log_appeal(
         grounds=body.grounds,
         logged_by=principal.user,
         received_at=body.received_at or datetime.now(UTC),
+        against=body.against,
+        role=principal.role_names,
     )
-    workflow_id = case_workflow_id(customer_ref)
-    handle = client.get_workflow_handle_for(CaseWorkflow.run, workflow_id)
-    state = await _update(
-        handle,
+    return await _update_case(
+        customer_ref,
+        client,
         settings,
         lambda h, t: h.execute_update(
             CaseWorkflow.log_appeal, request, id=f"appeal-{appeal_id}", rpc_timeout=t
         ),
     )
-    return case_state_out(state, workflow_id)
+
+
+async def request_risk_flag_review(
+    customer_ref: str,
+    body: RiskFlagReviewIn,
+    principal: Principal,
+    client: Client,
+    settings: Settings,
+) -> CaseStateOut:
+    """Ask a manager to decide the case's risk flag now (identity from the token)."""
+    role = sorted(r.value for r in principal.roles)[0]
+    request = RiskFlagReviewRequest(requested_by=principal.user, role=role, reason=body.reason)
+    return await _update_case(
+        customer_ref,
+        client,
+        settings,
+        lambda h, t: h.execute_update(
+            CaseWorkflow.request_risk_flag_review, request, rpc_timeout=t
+        ),
+    )
 
 
 async def record_support(
@@ -165,18 +217,25 @@ async def record_support(
     """Record support needs, an advocate and reasonable adjustments on the case."""
     role = sorted(r.value for r in principal.roles)[0]
     support = SupportRecord(recorded_by=principal.user, role=role, **body.model_dump())
-    workflow_id = case_workflow_id(customer_ref)
-    handle = client.get_workflow_handle_for(CaseWorkflow.run, workflow_id)
-    state = await _update(
-        handle,
+    return await _update_case(
+        customer_ref,
+        client,
         settings,
         lambda h, t: h.execute_update(CaseWorkflow.record_support, support, rpc_timeout=t),
     )
+
+
+async def _update_case(
+    customer_ref: str, client: Client, settings: Settings, call: Any
+) -> CaseStateOut:
+    """Run an update on the customer's case; answer with the case state it leaves."""
+    workflow_id = case_workflow_id(customer_ref)
+    state = await _update(case_handle(client, workflow_id), settings, call)
     return case_state_out(state, workflow_id)
 
 
 async def _update(
-    handle: WorkflowHandle[CaseWorkflow, CaseState], settings: Settings, call: Any
+    handle: WorkflowHandle[Any, CaseState], settings: Settings, call: Any
 ) -> CaseState:
     """Run an update, turning Temporal's answers into Problems with clear messages."""
     timeout = timedelta(seconds=settings.update_timeout_seconds)
@@ -185,21 +244,26 @@ async def _update(
         return state
     except WorkflowUpdateFailedError as error:
         cause = error.cause
-        message = str(getattr(cause, "message", cause))
-        kind = cause.type if isinstance(cause, ApplicationError) else None
-        if kind in ("TaskAlreadyDecided", "UnknownTask"):
-            raise Problem(409, message) from None
-        if kind in ("DecisionRejected", "InvalidRequest"):
-            match = _FIELD_PREFIX.match(message)
-            raise Problem(422, message, match.group(1) if match else None) from None
-        raise Problem(409, message) from None
+        if not isinstance(cause, ApplicationError):
+            raise Problem(409, str(cause)) from None
+        kind, field = cause.type, error_field(cause.details)
+        if kind in (ErrorType.TASK_ALREADY_DECIDED, ErrorType.UNKNOWN_TASK):
+            raise Problem(409, cause.message) from None
+        if kind in (ErrorType.DECISION_REJECTED, ErrorType.INVALID_REQUEST):
+            raise Problem(422, cause.message, field) from None
+        if kind == ErrorType.STEP_FAILED:
+            raise Problem(503, cause.message, retry_after=RETRY_AFTER_SECONDS) from None
+        raise Problem(409, cause.message) from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise Problem(
             503,
             "the case service did not answer in time (is the worker running?); "
             "retry the same request: it is applied at most once",
+            retry_after=RETRY_AFTER_SECONDS,
         ) from None
     except RPCError as error:
         if "not found" in str(error).lower():
             raise Problem(404, "there is no open case for this customer") from None
-        raise Problem(503, "the case service is not reachable; retry later") from None
+        raise Problem(
+            503, "the case service is not reachable; retry later", retry_after=RETRY_AFTER_SECONDS
+        ) from None

@@ -43,7 +43,16 @@ class DecisionIn(ApiModel):
     """A decision on a task; which fields are needed depends on the task's kind."""
 
     outcome: Annotated[str, StringConstraints(min_length=1, max_length=40)]
-    reason: Text4000
+    reason: Text4000 = Field(
+        description="Internal note for the audit trail: why the decision was taken. "
+        "Never sent to the customer."
+    )
+    customer_reason: Text4000 | None = Field(
+        default=None,
+        description="The reason as the customer reads it in the letter, written for the "
+        "customer. Required for every decision the customer is told about (warnings, "
+        "restrictions, no restriction, appeals, reviews).",
+    )
     method: Literal["letter", "in_person", "phone"] | None = None
     terms: TermsIn | None = None
     review_after_seconds: int | None = Field(default=None, gt=0, le=10 * 365 * 86400)
@@ -52,8 +61,31 @@ class DecisionIn(ApiModel):
     reasonable_adjustments: Text4000 | None = None
 
 
-class TaskOut(BaseModel):
-    """An open task as the inbox lists it (arrangements and summaries, no descriptions)."""
+class SupportOut(BaseModel):
+    """The customer's recorded support needs, for the staff deciding their tasks."""
+
+    vulnerabilities: list[str] = Field(
+        description="Vulnerabilities and support needs recorded for the customer."
+    )
+    advocate_name: str | None = Field(
+        description="The customer's advocate or representative, if they have one."
+    )
+    advocate_email: str | None = Field(description="The advocate's email address, if known.")
+    contact_via_advocate: bool = Field(
+        description="Whether contact about the case goes through the advocate."
+    )
+    reasonable_adjustments: str | None = Field(
+        description="The reasonable adjustments agreed with or made for the customer."
+    )
+    referral_consent: bool = Field(
+        description="Whether the customer consented to a referral to support services."
+    )
+    mediation_offered: bool = Field(description="Whether mediation was offered.")
+    updated_at: datetime = Field(description="When the support details were last recorded.")
+
+
+class CaseTaskOut(BaseModel):
+    """An open task as a customer's case lists it (arrangements and summaries only)."""
 
     task_id: str
     kind: str
@@ -65,6 +97,16 @@ class TaskOut(BaseModel):
     escalated_to: str | None
     claimed_by: str | None
     context: dict[str, str]
+
+
+class TaskOut(CaseTaskOut):
+    """An open task as the inbox lists it, with the support needs its decider must weigh."""
+
+    support: SupportOut | None = Field(
+        default=None,
+        description="The customer's recorded vulnerabilities, advocate and reasonable "
+        "adjustments (staff only); null when none are recorded.",
+    )
 
 
 class TaskPage(BaseModel):
@@ -83,11 +125,15 @@ class OpenTaskOut(BaseModel):
 
 
 class ProtocolOut(BaseModel):
+    """The restriction in force: a protocol, immediate action or ended direct contact."""
+
     arrangements: list[str]
     authorised_by: str
     next_review_at: datetime
     immediate: bool
     reviews: int
+    kind: str = "protocol"
+    appeals: int = 0
 
 
 class CaseStateOut(BaseModel):
@@ -104,12 +150,28 @@ class CaseStateOut(BaseModel):
     closed_at: datetime | None
 
 
+AppealAgainst = Literal["restriction", "initial_warning", "formal_warning", "risk_flag"]
+
+
 class AppealIn(ApiModel):
-    """A customer's appeal against their communication protocol."""
+    """A customer's appeal: against the restriction in force, or (Magna) a warning or
+    the risk flag."""
 
     grounds: Text4000
     received_at: AwareDatetime | None = None
     source_reference: Text200 | None = None
+    against: AppealAgainst = Field(
+        default="restriction",
+        description="What is appealed: the restriction in force (both policies), or under "
+        "Magna also the initial or formal warning or the risk flag. Legal action has its "
+        "own route.",
+    )
+
+
+class RiskFlagReviewIn(ApiModel):
+    """Ask a manager to decide the risk flag now (apply, keep or remove it)."""
+
+    reason: Text4000 = Field(description="Why the flag should be decided now (internal).")
 
 
 class SupportIn(ApiModel):
@@ -122,6 +184,11 @@ class SupportIn(ApiModel):
     reasonable_adjustments: Text4000 | None = None
     referral_consent: bool = False
     mediation_offered: bool = False
+    copy_to_customer: bool = Field(
+        default=True,
+        description="With contact via an advocate: also send the customer a copy of each "
+        "letter (set false only where a decision says the customer should not get one).",
+    )
 
 
 class ArrangementsOut(BaseModel):

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from temporalio.client import Client
 
+from api.faults import RETRY_AFTER_HEADERS
 from records.repository import Records
 from settings import Settings
 from starter.temporal import connect
@@ -28,7 +29,10 @@ class TemporalGateway:
                     self._client = await asyncio.wait_for(connect(self._settings), timeout=5)
                 except Exception as exc:
                     raise HTTPException(
-                        503, f"Temporal is not reachable at {self._settings.temporal_address}"
+                        503,
+                        f"the case service (Temporal) is not reachable at "
+                        f"{self._settings.temporal_address}; retry later",
+                        headers=dict(RETRY_AFTER_HEADERS),
                     ) from exc
             return self._client
 

@@ -14,8 +14,9 @@ from pydantic import (
 )
 
 from api.base import ApiModel, EmailAddress
-from api.decision_schemas import TaskOut
+from api.decision_schemas import CaseTaskOut
 from policy.categories import Category, Channel
+from policy.ladder import TENANCIES
 from workflows.ids import CUSTOMER_REF_PATTERN
 
 MAX_DESCRIPTION_CHARS = 10_000
@@ -30,12 +31,21 @@ CustomerRef = Annotated[
 EARLIEST_INCIDENT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
+Tenancy = Literal["starter", "assured", "fixed_term", "other", "not_a_tenant"]
+assert set(Tenancy.__args__) == set(TENANCIES)  # type: ignore[attr-defined]
+
+
 class CustomerDetails(ApiModel):
     """Contact details a letter needs. Kept in the records, never in workflow history."""
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     email: EmailAddress | None = None
     postal_address: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
+    tenancy: Tenancy | None = Field(
+        default=None,
+        description="The customer's tenancy (HS 6.3.6: tenancy action is for starter, "
+        "assured and fixed-term tenancies); leave out when not known.",
+    )
 
 
 class IncidentIn(ApiModel):
@@ -65,6 +75,13 @@ class IncidentIn(ApiModel):
     immediate_action_requested: bool = Field(
         default=False,
         description="Ask a Director to sign off immediate action, skipping warnings (HS 6.5).",
+    )
+    affected_colleague: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = (
+        Field(
+            default=None,
+            description="The staff reference of the colleague on the receiving end: their line "
+            "manager gets a colleague_support task (Magna; HS 2.2). Never in a letter.",
+        )
     )
 
     @field_validator("occurred_at")
@@ -131,7 +148,7 @@ class CaseOut(BaseModel):
     closed_at: datetime | None = None
     incidents: list[IncidentOut]
     letters: list[LetterOut]
-    open_tasks: list[TaskOut] = []
+    open_tasks: list[CaseTaskOut] = []
     history: list[AuditEntryOut] = []
     workflow_status: str | None = None
     malformed_signals: int | None = None

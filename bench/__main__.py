@@ -170,4 +170,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["stream"]:  # `python -m bench stream`: bench/stream.py
+        from bench.stream import main as stream
+
+        raise SystemExit(stream(sys.argv[2:]))
     main()

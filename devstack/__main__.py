@@ -1,7 +1,8 @@
 """`make run`: migrate the records, then start and supervise the whole local stack.
 
 Temporal dev server (persisting under var/), the SMTP sink (var/outbox/), the worker
-and the API. Ctrl-C stops every child cleanly; cases persist across runs.
+and the API. A crashed child, Temporal included, is restarted with backoff
+(devstack/supervisor.py). Ctrl-C stops every child cleanly; cases persist across runs.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ import signal
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
-from devstack.processes import Child, wait_for_http, wait_for_port
+from devstack.processes import Child, port_open, wait_for_http, wait_for_port
+from devstack.supervisor import supervise
 from records.migrate import upgrade
 from settings import Settings, get_settings
 from workflows.search_attributes import SEARCH_ATTRIBUTE_TYPES
 
-RESTART_LIMIT = 5
 DEV_ROLE_MAILBOXES = {
     "officer": "housing-officers@landlord.example",
     "manager": "housing-managers@landlord.example",
@@ -97,7 +99,8 @@ def build_children(settings: Settings) -> list[Child]:
                 *search_attributes,
             ],
             env,
-            essential=True,
+            # State is on disk, so a restart is safe; it is back once gRPC listens.
+            ready=partial(port_open, "127.0.0.1", settings.temporal_port),
         ),
         Child(
             "smtp",
@@ -111,6 +114,7 @@ def build_children(settings: Settings) -> list[Child]:
                 str(settings.smtp_port),
             ],
             env,
+            ready=partial(port_open, "127.0.0.1", settings.smtp_port),
         ),
         Child("worker", [python, "worker.py"], env),
         Child(
@@ -129,12 +133,13 @@ def build_children(settings: Settings) -> list[Child]:
                 "warning",
             ],
             env,
+            ready=partial(port_open, settings.api_host, settings.api_port),
         ),
     ]
 
 
 def main() -> int:
-    """Run the stack until Ctrl-C (or until an essential child dies)."""
+    """Run the stack until Ctrl-C (or until a child keeps crashing)."""
     started = time.monotonic()
     settings = get_settings()
     for directory in (settings.var_dir, settings.outbox, settings.post_room):
@@ -172,30 +177,13 @@ def main() -> int:
             flush=True,
         )
         return supervise(children, stopping)
-    except (TimeoutError, RuntimeError) as exc:
+    except (TimeoutError, RuntimeError, OSError) as exc:
         print(f"devstack: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
         for child in reversed(children):
             child.stop()
         print("devstack: stopped", flush=True)
-
-
-def supervise(children: list[Child], stopping: threading.Event) -> int:
-    """Restart a crashed worker, API or SMTP sink; stop everything if Temporal dies."""
-    restarts = dict.fromkeys((c.name for c in children), 0)
-    while not stopping.wait(0.5):
-        for child in children:
-            code = child.exit_code()
-            if code is None:
-                continue
-            if child.essential or restarts[child.name] >= RESTART_LIMIT:
-                print(f"devstack: {child.name} exited with {code}; stopping", flush=True)
-                return 1
-            restarts[child.name] += 1
-            print(f"devstack: {child.name} exited with {code}; restarting", flush=True)
-            child.start()
-    return 0
 
 
 if __name__ == "__main__":

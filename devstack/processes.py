@@ -9,17 +9,22 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
 @dataclass
 class Child:
-    """One supervised process; its output is echoed with a name prefix."""
+    """One supervised process; its output is echoed with a name prefix.
+
+    ``ready``, if given, is a quick non-blocking probe: after a restart the child is
+    only reported back once it answers True.
+    """
 
     name: str
     argv: list[str]
     env: dict[str, str]
-    essential: bool = False
+    ready: Callable[[], bool] | None = field(default=None, repr=False)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -58,16 +63,23 @@ def _check_alive(child: Child | None) -> None:
         raise RuntimeError(f"{child.name} exited with {child.exit_code()} while starting")
 
 
+def port_open(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections on host:port right now."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def wait_for_port(host: str, port: int, timeout: float, child: Child | None = None) -> None:
     """Wait until something accepts TCP connections on host:port."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _check_alive(child)
-        try:
-            with socket.create_connection((host, port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
+        if port_open(host, port):
+            return
+        time.sleep(0.1)
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout:.0f}s")
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
+from enum import StrEnum
 from pathlib import Path
 
 import aiosmtplib
 
+from letters.addresses import usable_address
 from letters.render import RenderedLetter
 
 
@@ -51,11 +54,46 @@ def build_email(
     return message
 
 
-async def send_email(
+class SendOutcome(StrEnum):
+    """What became of one attempt to hand a letter to the mail server."""
+
+    SENT = "sent"
+    ADDRESS_INVALID = "address_invalid"  # permanent: staff must correct the address
+    REFUSED = "refused"  # permanent: the server refused the recipient or the message (5xx)
+    NOT_SENT = "not_sent"  # transient, certainly not handed over (server down, 4xx)
+    UNKNOWN = "unknown"  # transient, maybe handed over (the connection broke mid-way)
+
+
+async def deliver_email(
     config: MailConfig, letter_id: str, recipient: str, letter: RenderedLetter
-) -> None:
-    """Send the letter by SMTP; raises on failure so the activity retries."""
-    await send_message(config, build_email(letter_id, config.sender, recipient, letter))
+) -> SendOutcome:
+    """Hand the letter to SMTP once and sort the outcome; logs never show the address."""
+    if not usable_address(recipient):
+        return SendOutcome.ADDRESS_INVALID
+    try:
+        message = build_email(letter_id, config.sender, recipient, letter)
+    except (ValueError, TypeError):
+        return SendOutcome.ADDRESS_INVALID
+    try:
+        await send_message(config, message)
+    except aiosmtplib.SMTPRecipientsRefused as refused:
+        codes = [error.code for error in refused.recipients]
+        return SendOutcome.REFUSED if all(c >= 500 for c in codes) else SendOutcome.NOT_SENT
+    except (aiosmtplib.SMTPConnectError, ConnectionRefusedError):
+        _log.warning("letter %s: mail server unreachable", letter_id)
+        return SendOutcome.NOT_SENT
+    except aiosmtplib.SMTPResponseException as response:
+        _log.warning("letter %s: mail server answered %d", letter_id, response.code)
+        if response.code >= 500:
+            return SendOutcome.REFUSED
+        return SendOutcome.NOT_SENT
+    except (aiosmtplib.SMTPException, OSError) as error:
+        _log.warning("letter %s: outcome unknown (%s)", letter_id, type(error).__name__)
+        return SendOutcome.UNKNOWN
+    return SendOutcome.SENT
+
+
+_log = logging.getLogger(__name__)
 
 
 async def send_message(config: MailConfig, message: EmailMessage) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
@@ -22,11 +24,66 @@ SUBJECTS: dict[str, str] = {
     "formal_warning": "Your contact with us: a formal warning about unacceptable behaviour",
     "abusive_correspondence": "Your correspondence with us: offensive language",
     "protocol": "How we will communicate with you: a communication protocol",
-    "appeal_outcome": "The outcome of your appeal about our communication protocol",
-    "review_outcome": "The review of our communication protocol",
+    "appeal_outcome": "The outcome of your appeal about how we manage contact with you",
+    "review_outcome": "The review of how we manage contact with you",
     "case_closed": "Your contact with us: this matter is now closed",
     "direct_contact_ended": "We are ending direct contact with you",
+    "decision_appeal_outcome": "The outcome of your appeal",
+    "no_restriction": "Your contact with us: we are not restricting contact",
 }
+
+
+@dataclass(frozen=True)
+class LandlordContacts:
+    """Where a customer appeals, complains or goes to the Ombudsman: printed in every letter.
+
+    Deployment settings (``UCB_APPEALS_CONTACT``, ``UCB_COMPLAINTS_CONTACT``,
+    ``UCB_OMBUDSMAN_CONTACT``); the defaults are the settings' development defaults.
+    """
+
+    appeals_contact: str = (
+        "Customer Relations, by replying to this letter (by email or by post), saying that "
+        "it is an appeal"
+    )
+    complaints_contact: str = (
+        "Customer Relations, by replying to this letter (by email or by post), or by telling "
+        "any member of our staff that you want to make a complaint"
+    )
+    ombudsman_contact: str = (
+        "Housing Ombudsman Service, PO Box 1484, Unit D, Preston, PR2 0ET; "
+        "telephone 0300 111 3000; www.housing-ombudsman.org.uk"
+    )
+
+
+# The development defaults, for activities built without the deployment's settings.
+DEFAULT_CONTACTS = LandlordContacts()
+
+
+def letter_context(
+    sent: Mapping[str, str],
+    *,
+    customer_ref: str,
+    customer_name: str,
+    postal_address: str | None,
+    landlord_name: str,
+    contacts: LandlordContacts,
+    now: datetime,
+    copy_sent_to: str | None = None,
+) -> dict[str, Any]:
+    """Everything a letter template sees: the addressee, the landlord and its contacts,
+    the date, then the words the workflow ``sent`` (policy.outcomes' plan merged over
+    workflows.steps.LETTER_DEFAULTS). Internal notes are never part of either."""
+    return {
+        "customer_ref": customer_ref,
+        "customer_name": customer_name,
+        "postal_address": postal_address,
+        "landlord_name": landlord_name,
+        **asdict(contacts),
+        "letter_date": now.strftime("%d %B %Y"),
+        # The customer's copy of a letter sent to their advocate names the advocate.
+        "copy_sent_to": copy_sent_to or "",
+        **sent,
+    }
 
 
 @dataclass(frozen=True)

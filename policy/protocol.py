@@ -74,6 +74,12 @@ def arrangements(terms: ProtocolTerms) -> list[str]:
     return lines
 
 
+# Staff safety while a Director decides whether to end direct contact (HS 6.3.1).
+INTERIM_MEASURES = (
+    "Staff and contractors visit in pairs",
+    "No lone visits or meetings until a Director has decided",
+)
+
 DIRECT_CONTACT_ENDED = ProtocolTerms(
     contact_methods=["letter", "third_party"], visits_in_pairs=True, appointment_only=True
 )

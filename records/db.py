@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import (
 def make_engine(database_url: str) -> AsyncEngine:
     """An async engine; SQLite gets WAL and a busy timeout so worker and API can share it."""
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            database_url, connect_args={"timeout": 30}, hide_parameters=True
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -27,7 +29,8 @@ def make_engine(database_url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(database_url, pool_pre_ping=True)
+    # Statement parameters never reach logs or error messages: they hold personal data.
+    return create_async_engine(database_url, pool_pre_ping=True, hide_parameters=True)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -35,6 +35,20 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, datetime | None: UTCDateTime}
 
 
+class TokenRevocation(Base):
+    """A token revoked (sign-out), or every token of a subject issued before a moment."""
+
+    __tablename__ = "token_revocations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    subject: Mapped[str | None] = mapped_column(String(254), index=True)
+    # For a subject: tokens issued at or before this moment (Unix seconds) are refused.
+    issued_before: Mapped[int | None] = mapped_column(Integer)
+    revoked_by: Mapped[str] = mapped_column(String(254))
+    revoked_at: Mapped[datetime] = mapped_column()
+
+
 class Customer(Base):
     """A customer, known to the case by a pseudonymous reference."""
 
@@ -44,6 +58,8 @@ class Customer(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254))
     postal_address: Mapped[str | None] = mapped_column(Text)
+    # starter | assured | fixed_term | other | not_a_tenant (HS 6.3.6); None: not known.
+    tenancy: Mapped[str | None] = mapped_column(String(20))
     updated_at: Mapped[datetime] = mapped_column()
 
 
@@ -66,6 +82,8 @@ class Case(Base):
     next_review_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
     direct_contact_ended: Mapped[bool] = mapped_column(default=False)
+    # Violence or a threat: staff-safety measures until a Director decides (HS 6.3.1).
+    interim_measures: Mapped[bool] = mapped_column(default=False)
 
 
 class Incident(Base):
@@ -74,15 +92,21 @@ class Incident(Base):
     __tablename__ = "incidents"
 
     incident_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    case_key: Mapped[str] = mapped_column(ForeignKey("cases.case_key"), index=True)
+    # None until the case workflow records it under a case episode (intake stores it first).
+    case_key: Mapped[str | None] = mapped_column(ForeignKey("cases.case_key"), index=True)
     customer_ref: Mapped[str] = mapped_column(String(64), index=True)
     category: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(20))
     occurred_at: Mapped[datetime] = mapped_column()
     reported_at: Mapped[datetime] = mapped_column()
     reported_by: Mapped[str] = mapped_column(String(100))
+    # Who submitted it, from their token (reported_by is what the body says: data).
+    submitted_by: Mapped[str | None] = mapped_column(String(254))
+    submitted_role: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
     batch_key: Mapped[str | None] = mapped_column(String(64))
+    # False from intake's write until Temporal took the signal (see Records.withdraw_stale).
+    signalled: Mapped[bool] = mapped_column(default=True)
 
 
 class Letter(Base):
@@ -94,13 +118,20 @@ class Letter(Base):
     case_key: Mapped[str] = mapped_column(ForeignKey("cases.case_key"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     delivery: Mapped[str] = mapped_column(String(10))  # email | post
-    status: Mapped[str] = mapped_column(String(10))  # drafted | sent | stored
+    # queued | sending (an attempt whose outcome is not yet known) | sent | stored
+    # | undeliverable (staff have a task to fix the address)
+    status: Mapped[str] = mapped_column(String(20))
     recipient: Mapped[str | None] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200))
     body_html: Mapped[str] = mapped_column(Text)
     body_text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Sent again after an attempt whose outcome was unknown (same Message-ID).
+    resent_after_uncertain: Mapped[bool] = mapped_column(default=False)
+    problem: Mapped[str | None] = mapped_column(String(60))
+    last_attempt_at: Mapped[datetime | None] = mapped_column()
 
 
 class AuditEvent(Base):
@@ -111,8 +142,9 @@ class AuditEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event_key: Mapped[str] = mapped_column(String(240), unique=True)
     case_key: Mapped[str | None] = mapped_column(String(120), index=True)
-    actor: Mapped[str] = mapped_column(String(100))
-    role: Mapped[str] = mapped_column(String(40))
+    # Wide enough for any valid token: a user id of up to 200 characters and every role.
+    actor: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(60))
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
@@ -134,6 +166,7 @@ class Task(Base):
     due_at: Mapped[datetime] = mapped_column(index=True)
     escalated_to: Mapped[str | None] = mapped_column(String(40))
     escalated_at: Mapped[datetime | None] = mapped_column()
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_at: Mapped[datetime | None] = mapped_column()
     context: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
@@ -153,7 +186,10 @@ class ProtocolRecord(Base):
     protocol_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     case_key: Mapped[str] = mapped_column(ForeignKey("cases.case_key"), index=True)
     customer_ref: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(20))  # in_force | ended | overturned
+    # in_force | ended | overturned | replaced (by a later restriction)
+    status: Mapped[str] = mapped_column(String(20))
+    # protocol | immediate_action | direct_contact_ended
+    kind: Mapped[str] = mapped_column(String(30), default="protocol")
     terms: Mapped[dict[str, object]] = mapped_column(JSON)
     arrangements: Mapped[list[str]] = mapped_column(JSON)
     authorised_by: Mapped[str] = mapped_column(String(100))

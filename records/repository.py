@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,6 +23,7 @@ from records.models import (
     Letter,
     ProtocolRecord,
     Task,
+    TokenRevocation,
 )
 from workflows.messages import (
     CreateTask,
@@ -49,27 +51,46 @@ class Records:
 
     # customers -----------------------------------------------------------------
     async def upsert_customer(
-        self,
-        customer_ref: str,
-        at: datetime,
-        *,
-        name: str | None = None,
-        email: str | None = None,
-        postal_address: str | None = None,
+        self, customer_ref: str, at: datetime, **fields: str | None
     ) -> Customer:
-        """Create the customer or update the contact details given (None leaves a field)."""
+        """Create the customer or update the details given (``CUSTOMER_FIELDS``; None
+        leaves a field as it is)."""
         async with self._sessions.begin() as session:
-            customer = await session.get(Customer, customer_ref)
-            if customer is None:
-                customer = Customer(customer_ref=customer_ref, updated_at=at)
-                session.add(customer)
-            if name is not None:
-                customer.name = name
-            if email is not None:
-                customer.email = email
-            if postal_address is not None:
-                customer.postal_address = postal_address
-            customer.updated_at = at
+            customer = await self._upsert_customer(session, customer_ref, at, **fields)
+        return customer
+
+    async def update_customer(
+        self, customer_ref: str, at: datetime, audit: ApiCall, **fields: str | None
+    ) -> Customer:
+        """Change contact details (None leaves a field) and audit, in the same unit of work,
+        what changed: each field's value before and after."""
+        async with self._sessions.begin() as session:
+            before = await session.get(Customer, customer_ref)
+            old = {name: getattr(before, name, None) for name in fields}
+            customer = await self._upsert_customer(session, customer_ref, at, **fields)
+            changed = {
+                name: {"before": old[name], "after": value}
+                for name, value in fields.items()
+                if value is not None and old[name] != value
+            }
+            _audit_api_call(session, replace(audit, details={**audit.details, "changed": changed}))
+        return customer
+
+    @staticmethod
+    async def _upsert_customer(
+        session: AsyncSession, customer_ref: str, at: datetime, **fields: str | None
+    ) -> Customer:
+        unknown = sorted(set(fields) - CUSTOMER_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown customer field(s) {unknown}")
+        customer = await session.get(Customer, customer_ref)
+        if customer is None:
+            customer = Customer(customer_ref=customer_ref, updated_at=at)
+            session.add(customer)
+        for name, value in fields.items():
+            if value is not None:
+                setattr(customer, name, value)
+        customer.updated_at = at
         return customer
 
     async def get_customer(self, customer_ref: str) -> Customer | None:
@@ -123,6 +144,7 @@ class Records:
             case.next_review_at = update.next_review_at
             case.closed_at = update.closed_at
             case.direct_contact_ended = update.direct_contact_ended
+            case.interim_measures = update.interim_measures
             case.updated_at = update.at
 
     async def latest_case(self, customer_ref: str) -> Case | None:
@@ -140,50 +162,104 @@ class Records:
     async def record_incidents(
         self, case_key: str, batch_key: str, incidents: Sequence[IncidentReport]
     ) -> list[str]:
-        """Write a batch of incidents; returns the ids written by this batch on any attempt."""
+        """Record a batch under the case: attach incidents intake stored, write the others.
+
+        Returns the ids this batch recorded, on whichever attempt (not earlier resends)."""
         ids = [i.incident_id for i in incidents]
         async with self._sessions.begin() as session:
-            known = {
-                row.incident_id: row.batch_key
+            rows = {
+                row.incident_id: row
                 for row in await session.scalars(
                     select(Incident).where(Incident.incident_id.in_(ids))
                 )
             }
+            recorded: list[str] = []
             for incident in incidents:
-                if incident.incident_id not in known:
-                    known[incident.incident_id] = batch_key
-                    self._add_incident(session, case_key, incident, batch_key)
-        return [i for i in ids if known.get(i) == batch_key]
+                row = rows.get(incident.incident_id)
+                if row is None:
+                    row = self._add_incident(session, case_key, incident, batch_key)
+                    rows[incident.incident_id] = row
+                elif row.case_key is None:  # stored by intake: now part of the case
+                    row.case_key = case_key
+                    row.batch_key = batch_key
+                    _audit_incident(session, case_key, row)
+                if row.batch_key == batch_key and incident.incident_id not in recorded:
+                    recorded.append(incident.incident_id)
+        return recorded
+
+    async def receive_incident(
+        self, incident: IncidentReport, customer: dict[str, str | None] | None, audit: ApiCall
+    ) -> str | None:
+        """Intake's one unit of work: the incident, the customer's details and the audit row;
+        answers with the customer's tenancy as now on record (the case needs it).
+
+        The incident waits (no case episode yet) until the case workflow records it."""
+        async with self._sessions.begin() as session:
+            if customer is not None:
+                known: Customer | None = await self._upsert_customer(
+                    session, incident.customer_ref, incident.reported_at, **customer
+                )
+            else:
+                known = await session.get(Customer, incident.customer_ref)
+            row = _incident_row(incident, case_key=None, batch_key=None)
+            row.signalled = False
+            session.add(row)
+            _audit_api_call(session, audit)
+            return known.tenancy if known else None
+
+    async def incident_signalled(self, incident_id: str) -> None:
+        """Temporal took the incident's signal: the case will record it."""
+        async with self._sessions.begin() as session:
+            row = await session.get(Incident, incident_id)
+            if row is not None:
+                row.signalled = True
+
+    async def withdraw_unsignalled(self, older_than: datetime) -> list[str]:
+        """Withdraw incidents intake stored but never handed to a case (the API stopped
+        between storing and signalling, so no caller was told they were accepted).
+
+        Each leaves an audit row; returns their ids."""
+        async with self._sessions.begin() as session:
+            rows = list(
+                await session.scalars(
+                    select(Incident).where(
+                        Incident.signalled.is_(False),
+                        Incident.case_key.is_(None),
+                        Incident.reported_at < older_than,
+                    )
+                )
+            )
+            for row in rows:
+                await session.delete(row)
+                _audit(
+                    session,
+                    event_key=f"incident:{row.incident_id}:withdrawn",
+                    case_key=None,
+                    actor="system",
+                    role="system",
+                    action="incident_withdrawn",
+                    reason="intake stopped before the case took the incident; no caller was "
+                    "told it was accepted",
+                    details={"incident_id": row.incident_id},
+                    at=older_than,
+                )
+        return [row.incident_id for row in rows]
+
+    async def withdraw_incident(self, incident_id: str) -> None:
+        """Remove an incident intake stored but could not hand to its case (never signalled)."""
+        async with self._sessions.begin() as session:
+            row = await session.get(Incident, incident_id)
+            if row is not None and row.case_key is None:
+                await session.delete(row)
 
     @staticmethod
     def _add_incident(
         session: AsyncSession, case_key: str, incident: IncidentReport, batch_key: str | None
-    ) -> None:
-        session.add(
-            Incident(
-                incident_id=incident.incident_id,
-                case_key=case_key,
-                customer_ref=incident.customer_ref,
-                category=str(incident.category),
-                channel=str(incident.channel),
-                occurred_at=incident.occurred_at,
-                reported_at=incident.reported_at,
-                reported_by=incident.reported_by,
-                description=incident.description,
-                batch_key=batch_key,
-            )
-        )
-        _audit(
-            session,
-            event_key=f"incident:{incident.incident_id}",
-            case_key=case_key,
-            actor=incident.reported_by,
-            role="officer",
-            action="incident_reported",
-            reason=None,
-            details={"category": str(incident.category), "channel": str(incident.channel)},
-            at=incident.reported_at,
-        )
+    ) -> Incident:
+        row = _incident_row(incident, case_key=case_key, batch_key=batch_key)
+        session.add(row)
+        _audit_incident(session, case_key, row)
+        return row
 
     async def incidents(self, case_key: str) -> Sequence[Incident]:
         """The case episode's incidents, oldest first."""
@@ -215,6 +291,65 @@ class Records:
             assert stored is not None
             return stored
 
+    async def begin_letter_attempt(self, letter_id: str, at: datetime) -> tuple[Letter, bool]:
+        """Record an attempt before the letter is handed over; True if an earlier attempt's
+        outcome is unknown (it was recorded, never marked sent nor known to have failed)."""
+        async with self._sessions.begin() as session:
+            letter = await session.get(Letter, letter_id, with_for_update=True)
+            if letter is None:
+                raise LookupError(f"no letter {letter_id}")
+            uncertain = letter.status == "sending"
+            if letter.status in ("sent", "stored"):
+                return letter, False
+            letter.status = "sending"
+            letter.attempts += 1
+            letter.last_attempt_at = at
+            if uncertain:
+                letter.resent_after_uncertain = True
+                _audit(
+                    session,
+                    event_key=f"letter:{letter_id}:resent:{letter.attempts}",
+                    case_key=letter.case_key,
+                    actor="system",
+                    role="system",
+                    action="letter_resent_after_uncertain_attempt",
+                    reason="an earlier attempt's outcome is unknown: sent again, same Message-ID",
+                    details={"letter_id": letter_id, "kind": letter.kind},
+                    at=at,
+                )
+            return letter, uncertain
+
+    async def letter_not_sent(self, letter_id: str) -> None:
+        """The attempt certainly did not hand the letter over: back to the queue."""
+        async with self._sessions.begin() as session:
+            letter = await session.get(Letter, letter_id)
+            if letter is not None and letter.status == "sending":
+                letter.status = "queued"
+
+    async def mark_letter_undeliverable(self, letter_id: str, problem: str, at: datetime) -> None:
+        """The address cannot be used: staff get a task; the letter waits for them."""
+        async with self._sessions.begin() as session:
+            letter = await session.get(Letter, letter_id)
+            if letter is None:
+                raise LookupError(f"no letter {letter_id}")
+            letter.status = "undeliverable"
+            letter.problem = problem
+
+    async def readdress_letter(
+        self, letter_id: str, recipient: str | None, delivery: str
+    ) -> Letter:
+        """Point a letter not yet delivered at a new recipient (or the post room)."""
+        async with self._sessions.begin() as session:
+            letter = await session.get(Letter, letter_id)
+            if letter is None:
+                raise LookupError(f"no letter {letter_id}")
+            if letter.status not in ("sent", "stored"):
+                letter.recipient = recipient
+                letter.delivery = delivery
+                letter.status = "queued"
+                letter.problem = None
+            return letter
+
     async def mark_letter_delivered(self, letter_id: str, status: str, at: datetime) -> None:
         """Record that the letter went out (sent by email, or stored for the post room)."""
         async with self._sessions.begin() as session:
@@ -233,7 +368,13 @@ class Records:
                 role="system",
                 action=f"letter_{status}",
                 reason=None,
-                details={"letter_id": letter_id, "kind": letter.kind, "delivery": letter.delivery},
+                details={
+                    "letter_id": letter_id,
+                    "kind": letter.kind,
+                    "delivery": letter.delivery,
+                    "attempts": letter.attempts,
+                    "resent_after_uncertain": letter.resent_after_uncertain,
+                },
                 at=at,
             )
 
@@ -324,7 +465,18 @@ class Records:
                 authorised_by=protocol.authorised_by,
                 authorised_at=protocol.authorised_at,
                 immediate=protocol.immediate,
+                kind=protocol.kind,
             )
+            if request.protocol_status == "in_force":
+                # A new restriction replaces the one in force (one at a time).
+                await session.execute(
+                    sql_update(ProtocolRecord)
+                    .where(
+                        ProtocolRecord.case_key == request.case_key,
+                        ProtocolRecord.status == "in_force",
+                    )
+                    .values(status="replaced", updated_at=request.at)
+                )
             session.add(row)
         row.status = request.protocol_status
         row.terms = asdict(protocol.terms)
@@ -354,27 +506,36 @@ class Records:
                 at=request.at,
             )
 
-    async def escalate_task(self, request: EscalateTask) -> None:
-        """Mark an overdue task escalated to the next role up, once."""
+    async def escalate_task(self, request: EscalateTask) -> bool:
+        """Mark an overdue task escalated (once per level); False if it is no longer open."""
         async with self._sessions.begin() as session:
             task = await session.get(Task, request.task_id)
             if task is None:
                 raise LookupError(f"no task {request.task_id}")
-            if task.escalated_to is not None:
-                return
+            if task.status != "open":
+                return False
+            if task.escalations >= request.level:
+                return True  # a retry: recorded already (its e-mail goes again, same id)
             task.escalated_to = request.to_role
             task.escalated_at = request.at
+            task.escalations = request.level
             _audit(
                 session,
-                event_key=f"task:{request.task_id}:escalated",
+                event_key=f"task:{request.task_id}:escalated:{request.level}",
                 case_key=request.case_key,
                 actor="system",
                 role="system",
                 action="task_escalated",
                 reason="overdue",
-                details={"task_id": request.task_id, "kind": request.kind, "to": request.to_role},
+                details={
+                    "task_id": request.task_id,
+                    "kind": request.kind,
+                    "to": request.to_role,
+                    "level": request.level,
+                },
                 at=request.at,
             )
+            return True
 
     async def tasks(self, case_key: str) -> Sequence[Task]:
         """The case's tasks, oldest first."""
@@ -423,6 +584,7 @@ class Records:
                     "contact_via_advocate": str(s.contact_via_advocate),
                     "referral_consent": str(s.referral_consent),
                     "mediation_offered": str(s.mediation_offered),
+                    "copy_to_customer": str(s.copy_to_customer),
                 },
                 at=request.at,
             )
@@ -431,6 +593,18 @@ class Records:
         """The customer's support details, if any were recorded."""
         async with self._sessions() as session:
             return await session.get(CustomerSupport, customer_ref)
+
+    async def support_for(self, customer_refs: Sequence[str]) -> dict[str, CustomerSupport]:
+        """The recorded support details of these customers, by reference, in one query;
+        customers with none recorded are left out."""
+        wanted = sorted(set(customer_refs))
+        if not wanted:
+            return {}
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(CustomerSupport).where(CustomerSupport.customer_ref.in_(wanted))
+            )
+            return {row.customer_ref: row for row in rows}
 
     async def record_event(self, request: RecordCaseEvent) -> None:
         """An audit row for a case event, once per event key."""
@@ -485,16 +659,33 @@ class Records:
         async with self._sessions() as session:
             return await session.get(Task, task_id)
 
-    async def claim_task(self, task_id: str, user: str, at: datetime) -> Task:
-        """Claim an open task for ``user``; raises TaskClaimConflict if someone else has it."""
+    async def claim_task(
+        self, task_id: str, user: str, at: datetime, *, takeover: bool = False
+    ) -> Task:
+        """Claim an open task for ``user``; raises TaskClaimConflict if someone else has it,
+        unless ``takeover`` (their claim lapsed, or ``user`` acts for a role it escalated
+        to): the takeover is audited."""
         async with self._sessions.begin() as session:
             task = await session.get(Task, task_id, with_for_update=True)
             if task is None:
                 raise LookupError(task_id)
             if task.status != "open":
                 raise TaskClaimConflict(f"task {task_id} is already {task.status}")
-            if task.claimed_by not in (None, user):
-                raise TaskClaimConflict(f"task {task_id} is claimed by {task.claimed_by}")
+            previous = task.claimed_by
+            if previous not in (None, user):
+                if not takeover:
+                    raise TaskClaimConflict(f"task {task_id} is claimed by {previous}")
+                _audit(
+                    session,
+                    event_key=f"claim:{task_id}:{at.isoformat()}",
+                    case_key=task.case_key,
+                    actor=user,
+                    role=task.escalated_to or task.role,
+                    action="task_claim_taken_over",
+                    reason=None,
+                    details={"task_id": task_id, "from": previous},
+                    at=at,
+                )
             task.claimed_by = user
             task.claimed_at = at
             return task
@@ -524,29 +715,44 @@ class Records:
             return row
 
     # api audit -------------------------------------------------------------------
-    async def record_api_call(
-        self,
-        *,
-        actor: str,
-        role: str,
-        action: str,
-        outcome: int,
-        details: dict[str, object],
-        at: datetime,
-    ) -> None:
+    async def revoke_token(self, token_id: str, by: str, at: datetime) -> None:
+        """Refuse this token from now on (sign-out)."""
+        async with self._sessions.begin() as session:
+            session.add(TokenRevocation(token_id=token_id, revoked_by=by, revoked_at=at))
+
+    async def revoke_subject(self, subject: str, audit: ApiCall) -> None:
+        """Refuse every token issued to ``subject`` until now, audited with the change."""
+        async with self._sessions.begin() as session:
+            session.add(
+                TokenRevocation(
+                    subject=subject,
+                    issued_before=int(audit.at.timestamp()),
+                    revoked_by=audit.actor,
+                    revoked_at=audit.at,
+                )
+            )
+            _audit_api_call(session, replace(audit, details={**audit.details, "subject": subject}))
+
+    async def token_revoked(self, token_id: str, subject: str, issued_at: int) -> bool:
+        """Whether the token was revoked, itself or with every token of its subject."""
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(TokenRevocation.id)
+                .where(
+                    or_(
+                        TokenRevocation.token_id == token_id,
+                        (TokenRevocation.subject == subject)
+                        & (TokenRevocation.issued_before >= issued_at),
+                    )
+                )
+                .limit(1)
+            )
+            return found is not None
+
+    async def record_api_call(self, call: ApiCall) -> None:
         """Audit a call that changes something: who, role, when, what and the outcome."""
         async with self._sessions.begin() as session:
-            _audit(
-                session,
-                event_key=f"api:{uuid.uuid4()}",
-                case_key=None,
-                actor=actor,
-                role=role,
-                action=action,
-                reason=None,
-                details={**details, "status": outcome},
-                at=at,
-            )
+            _audit_api_call(session, call)
 
     async def audit_events(
         self,
@@ -577,6 +783,74 @@ class Records:
                 select(AuditEvent).where(AuditEvent.case_key == case_key).order_by(AuditEvent.id)
             )
             return rows.all()
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """An API call to audit: who, in what role, did what, with what outcome, when."""
+
+    actor: str
+    role: str
+    action: str
+    outcome: int
+    details: dict[str, object]
+    at: datetime
+
+
+def _audit_api_call(session: AsyncSession, call: ApiCall) -> None:
+    _audit(
+        session,
+        event_key=f"api:{uuid.uuid4()}",
+        case_key=None,
+        actor=call.actor,
+        role=call.role,
+        action=call.action,
+        reason=None,
+        details={**call.details, "status": call.outcome},
+        at=call.at,
+    )
+
+
+def _incident_row(
+    incident: IncidentReport, *, case_key: str | None, batch_key: str | None
+) -> Incident:
+    return Incident(
+        incident_id=incident.incident_id,
+        case_key=case_key,
+        customer_ref=incident.customer_ref,
+        category=str(incident.category),
+        channel=str(incident.channel),
+        occurred_at=incident.occurred_at,
+        reported_at=incident.reported_at,
+        reported_by=incident.reported_by,
+        submitted_by=incident.submitted_by,
+        submitted_role=incident.submitted_role,
+        description=incident.description,
+        batch_key=batch_key,
+    )
+
+
+# The details of a customer that intake and PUT /v1/customers may set.
+CUSTOMER_FIELDS = frozenset({"name", "email", "postal_address", "tenancy"})
+
+# The actor of an incident that reached its case without passing the API (no token).
+UNAUTHENTICATED = "temporal-signal"
+
+
+def _audit_incident(session: AsyncSession, case_key: str, row: Incident) -> None:
+    _audit(
+        session,
+        event_key=f"incident:{row.incident_id}",
+        case_key=case_key,
+        # The identity from the submitter's token; a signal sent to Temporal directly has
+        # none, and says so. Who the body says reported it is data.
+        actor=row.submitted_by or UNAUTHENTICATED,
+        role=row.submitted_role or UNAUTHENTICATED,
+        action="incident_reported",
+        reason=None,
+        details={"category": row.category, "channel": row.channel, "reported_by": row.reported_by},
+        at=row.reported_at,
+    )
 
 
 def _audit(session: AsyncSession, *, event_key: str, **values: Any) -> None:

@@ -4,6 +4,11 @@ The API is at ``--api-url`` or ``$UCB_API_URL`` (default ``http://127.0.0.1:8000
 bearer token is ``--token`` or ``$UCB_TOKEN`` (mint one with ``ucb token create``).
 Answers are printed to stdout as JSON; errors go to stderr with exit code 1 (2 for a
 command line that cannot be understood).
+
+``ucb ops stuck`` talks to Temporal itself (the ``UCB_TEMPORAL_*`` settings and
+``UCB_TASK_QUEUE``), needs no token, prints a table (or ``--json``) of running cases
+whose workflow task keeps failing or whose activity has retried past its budget, and
+exits 0 when there are none and 1 when some are stuck.
 """
 
 from __future__ import annotations
@@ -21,6 +26,13 @@ from typing import Any, Literal, cast
 
 from api.tokens import ApiRole, create_token
 from starter.client import CustomerDetails, UcbApiError, UcbClient
+from starter.ops import (
+    DEFAULT_ACTIVITY_ATTEMPT_BUDGET,
+    DEFAULT_LIMIT,
+    StuckReport,
+    report_json,
+    stuck_cases,
+)
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 ROLES = [role.value for role in ApiRole]
@@ -134,12 +146,18 @@ def build_parser() -> argparse.ArgumentParser:
         "complete",
         parents=[common],
         help="decide a task",
-        description="Decide a task. Fields other than outcome, reason and method (terms, "
-        "factors, reference, ...) come from --json or --json-file; the flags win over them.",
+        description="Decide a task. Fields other than outcome, reason, customer reason and "
+        "method (terms, factors, reference, ...) come from --json or --json-file; the flags "
+        "win over them.",
     )
     complete.add_argument("task_id")
     complete.add_argument("--outcome", help="e.g. issued, not_warranted, authorised")
-    complete.add_argument("--reason", help="why (recorded in the audit trail)")
+    complete.add_argument("--reason", help="why: an internal note for the audit trail")
+    complete.add_argument(
+        "--customer-reason",
+        dest="customer_reason",
+        help="the reason as the customer reads it in the letter (needed when one is sent)",
+    )
     complete.add_argument("--method", help="letter, in_person or phone (warnings)")
     extra = complete.add_mutually_exclusive_group()
     extra.add_argument("--json", dest="decision_json", help="extra decision fields as JSON")
@@ -158,6 +176,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--text", action="store_true", help="print the subject and plain-text body, not JSON"
     )
     letter.set_defaults(call=_letter)
+
+    ops = commands.add_parser("ops", help="operations (talks to Temporal, not the API)")
+    ops_commands = ops.add_subparsers(dest="ops_command", required=True, metavar="COMMAND")
+    stuck = ops_commands.add_parser(
+        "stuck",
+        help="running cases with a failing workflow task or an activity past its budget",
+        description="List running cases whose workflow task keeps failing or whose activity "
+        "has retried past --attempts. Connects to Temporal with the UCB_TEMPORAL_* settings "
+        "and looks at UCB_TASK_QUEUE. Exit code 0: none stuck; 1: some stuck (or Temporal "
+        "could not be asked: the message is on stderr); 2: bad command line.",
+    )
+    stuck.add_argument(
+        "--limit",
+        type=int,
+        default=DEFAULT_LIMIT,
+        help=f"describe at most this many running cases, newest first (default: "
+        f"{DEFAULT_LIMIT}); cases Temporal has flagged are found beyond it",
+    )
+    stuck.add_argument(
+        "--attempts",
+        type=int,
+        default=DEFAULT_ACTIVITY_ATTEMPT_BUDGET,
+        help="report an activity once it is past this many attempts "
+        f"(default: {DEFAULT_ACTIVITY_ATTEMPT_BUDGET})",
+    )
+    stuck.add_argument("--json", action="store_true", help="print JSON, not a table")
+    stuck.set_defaults(handler=_ops_stuck)
     return parser
 
 
@@ -243,7 +288,7 @@ def decision_from(args: argparse.Namespace) -> dict[str, Any]:
         if not isinstance(loaded, dict):
             raise UsageError(f"{source} must be a JSON object of decision fields")
         decision.update(loaded)
-    for name in ("outcome", "reason", "method"):
+    for name in ("outcome", "reason", "customer_reason", "method"):
         value = getattr(args, name)
         if value is not None:
             decision[name] = value
@@ -263,6 +308,77 @@ async def _letter(ucb: UcbClient, args: argparse.Namespace) -> object:
         return letter
     recipient = letter["recipient"] or "-"
     return f"Subject: {letter['subject']}\nTo: {recipient}\n\n{letter['body_text']}"
+
+
+def _ops_stuck(args: argparse.Namespace) -> int:
+    """``ucb ops stuck``: exit 0 when no case is stuck, 1 when some are."""
+    from settings import get_settings  # only the commands that need them read settings
+    from starter.temporal import connect  # loads the workflow code: only when needed
+
+    if args.limit < 1:
+        raise UsageError("--limit must be 1 or more")
+    if args.attempts < 1:
+        raise UsageError("--attempts must be 1 or more")
+    settings = get_settings()
+
+    async def scan() -> StuckReport:
+        try:
+            client = await asyncio.wait_for(connect(settings), timeout=10)
+        except Exception as error:
+            raise RuntimeError(
+                f"cannot reach Temporal at {settings.temporal_address}: {error}"
+            ) from error
+        return await stuck_cases(
+            client, settings, limit=args.limit, activity_attempt_budget=args.attempts
+        )
+
+    report = asyncio.run(scan())
+    if args.json:
+        _output(report_json(report))
+    else:
+        _output(stuck_table(report))
+    return 1 if report.cases else 0
+
+
+def stuck_table(report: StuckReport) -> str:
+    """The report as a text table with a summary line."""
+    lines: list[str] = []
+    if report.cases:
+        header = ("WORKFLOW ID", "RUN ID", "PROBLEM", "ACTIVITY", "ATTEMPT", "FAILURE", "SINCE")
+        rows = [
+            (
+                case.workflow_id,
+                case.run_id,
+                case.problem,
+                case.activity_type or "-",
+                str(case.attempt),
+                case.failure_type or "-",
+                case.last_failed_at.strftime("%Y-%m-%dT%H:%M:%SZ") if case.last_failed_at else "-",
+            )
+            for case in report.cases
+        ]
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            lines.append("  ".join(cells).rstrip())
+        lines.append("")
+    counted = f"{len(report.cases)} problem(s)" if report.cases else "no stuck cases"
+    lines.append(
+        f"{counted}: described {report.scanned} running {report.workflow_type} "
+        f"execution(s) on task queue {report.task_queue}; activities are reported past "
+        f"{report.activity_attempt_budget} attempt(s)"
+    )
+    if report.truncated:
+        lines.append(
+            f"truncated: more than {report.scanned} are running and only the newest "
+            f"{report.scanned} were described; raise --limit to look further"
+        )
+    if not report.server_flagged_checked:
+        lines.append(
+            "note: this Temporal server has no TemporalReportedProblems search attribute, "
+            "so failing workflow tasks beyond --limit are not found"
+        )
+    return "\n".join(lines)
 
 
 # Running ---------------------------------------------------------------------------------

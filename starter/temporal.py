@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -14,6 +15,11 @@ from workflows import search_attributes as sa
 from workflows.case import CaseWorkflow
 from workflows.ids import case_workflow_id
 from workflows.messages import CaseInput, CaseState, IncidentReport
+
+
+def case_handle(client: Client, workflow_id: str) -> WorkflowHandle[Any, CaseState]:
+    """A handle on a customer's case workflow (its current run)."""
+    return client.get_workflow_handle(workflow_id, result_type=CaseState)
 
 
 async def connect(settings: Settings) -> Client:

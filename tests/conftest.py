@@ -188,7 +188,7 @@ async def worker(
     client: Client, settings: Settings, stack_records: Records
 ) -> AsyncIterator[Worker]:
     """A real worker on the test's own task queue."""
-    running = build_worker(client, settings, stack_records)
+    running = build_worker(client, settings, stack_records, strict=True)
     async with running:
         yield running
 

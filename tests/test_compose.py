@@ -53,6 +53,7 @@ EXPECTED_SEARCH_ATTRIBUTES = {
     "NextReviewAt": "Datetime",
     "PolicyProfile": "Keyword",
     "OpenTasks": "Int",
+    "ReviewOverdue": "Bool",
 }
 
 REQUIRED_SECRETS = ("POSTGRES_PASSWORD", "UCB_SECRET_KEY", "UCB_CODEC_KEYS", "UCB_CODEC_ACTIVE_KEY")

@@ -1,4 +1,4 @@
-"""What each decision does to a case: letters, protocol, stage, records."""
+"""What each decision does to a case: the pure plan (policy.outcomes), applied."""
 
 from __future__ import annotations
 
@@ -7,170 +7,137 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from policy.protocol import arrangements
-    from policy.tasks import TaskKind
-    from workflows.messages import (
-        Decision,
-        Protocol,
-        RecordDecision,
-        Task,
+    from policy.categories import Category, Channel
+    from policy.outcomes import (
+        DIRECT_CONTACT_ENDED,
+        DecisionPlan,
+        IncidentFact,
+        OutcomeFacts,
+        RestrictionFacts,
+        further_appeal_allowed,
+        plan_after_decision,
     )
+    from policy.tasks import TaskKind
+    from workflows.messages import Decision, Restriction, Task
 
-from workflows.steps import CaseSteps, letter_date
+from workflows.legacy import FirstRoundDecisions
 
 
-class DecisionSteps(CaseSteps):
+class DecisionSteps(FirstRoundDecisions):
     """Applying a validated decision (the validator already checked role, outcome, terms)."""
 
     async def _apply_decision(self, task: Task, decision: Decision) -> None:
         state = self._state
-        kind = TaskKind(task.kind)
         state.open_tasks.remove(task)
         state.decided_task_ids.append(task.task_id)
         state.last_activity_at = self._now()
-        if decision.decided_by not in state.involved:
+        if decision.decided_by.casefold() not in {p.casefold() for p in state.involved}:
             state.involved.append(decision.decided_by)
-        protocol_status: str | None = None
+        if not self._in_round_two():
+            await self._apply_first_round_decision(task, decision)
+            return
+        if TaskKind(task.kind) is TaskKind.LETTER_UNDELIVERABLE:
+            await self._redeliver(task, by_post=decision.outcome == "send_by_post")
+            await self._record_decision(task, decision, None, None)
+            return
+        plan = plan_after_decision(self._outcome_facts(task, decision))
+        await self._apply_plan(task, decision, plan)
+
+    def _outcome_facts(self, task: Task, decision: Decision) -> OutcomeFacts:
+        state, profile = self._state, self._profile
+        restriction = state.protocol
+        return OutcomeFacts(
+            kind=TaskKind(task.kind),
+            outcome=decision.outcome,
+            now=self._now(),
+            customer_reason=(decision.customer_reason or "").strip(),
+            behaviour_summary=task.context.get("behaviour_summary", "")
+            or "the behaviour described in our earlier letters",
+            incidents=[
+                IncidentFact(n.occurred_at, Channel(n.channel), Category(n.category))
+                for n in state.incident_notes
+            ],
+            restriction=RestrictionFacts(
+                restriction.kind,
+                restriction.terms,
+                restriction.review_after_seconds,
+                restriction.next_review_at,
+            )
+            if restriction
+            else None,
+            default_review_seconds=profile.durations.review_period_default,
+            appeal_within_days=profile.appeal_within_days,
+            complaints_route=profile.complaints_route_on_appeal,
+            method=decision.method,
+            terms=decision.terms,
+            review_after_seconds=decision.review_after_seconds,
+            reasonable_adjustments=decision.reasonable_adjustments,
+            risk_flag_review_seconds=profile.durations.risk_flag_review,
+            appeal_against=task.context.get("against", "restriction"),
+            warnings_appealable="initial_warning" in profile.appealable,
+            appeal_open=restriction is None
+            or TaskKind(task.kind) is TaskKind.APPEAL_DECISION
+            or further_appeal_allowed(restriction.appeals, profile.appeals_per_restriction),
+        )
+
+    async def _apply_plan(self, task: Task, decision: Decision, plan: DecisionPlan) -> None:
+        """Carry out a decision's plan: restriction, tasks, letters, records, closure."""
+        state, now = self._state, self._now()
         decided_on = state.protocol
-        summary = task.context.get("behaviour_summary", "")
-        outcome = decision.outcome
-        if kind is TaskKind.INITIAL_WARNING and outcome == "issued":
+        if plan.initial_warning_given:
             state.initial_warning_given = True
-            if decision.method == "letter":
-                await self._send_letter(
-                    "initial_warning", "initial_warning", {"behaviour_summary": summary}
-                )
-        elif kind is TaskKind.FORMAL_WARNING and outcome == "issued":
+        if plan.formal_warning_given:
             state.formal_warning_given = True
-            await self._send_letter(
-                "formal_warning", "formal_warning", {"behaviour_summary": summary}
-            )
-        elif kind is TaskKind.BEHAVIOUR_ASSESSMENT and outcome == "unacceptable":
-            await self._open_tasks([TaskKind.PROTOCOL_AUTHORISATION], task.context)
-        elif (kind is TaskKind.PROTOCOL_AUTHORISATION and outcome == "authorised") or (
-            kind is TaskKind.IMMEDIATE_ACTION and outcome == "approved"
-        ):
-            assert decision.terms is not None
-            period = decision.review_after_seconds or self._profile.durations.review_period_default
-            state.protocol = Protocol(
+            state.incidents_since_formal_warning = 0
+        if plan.withdraw_warning == "initial_warning":
+            state.initial_warning_given = state.formal_warning_given = False
+        if plan.withdraw_warning == "formal_warning":
+            state.formal_warning_given = False
+        if plan.risk_flag is not None:
+            state.risk_flag = plan.risk_flag
+            seconds = plan.risk_flag_review_seconds
+            state.risk_flag_review_at = now + timedelta(seconds=seconds) if seconds else None
+        if plan.impose is not None:
+            new = plan.impose
+            state.protocol = Restriction(
                 protocol_id=str(workflow.uuid4()),
-                terms=decision.terms,
+                terms=new.terms,
                 authorised_by=decision.decided_by,
-                authorised_at=self._now(),
-                review_after_seconds=period,
-                next_review_at=self._now() + timedelta(seconds=period),
-                immediate=kind is TaskKind.IMMEDIATE_ACTION,
+                authorised_at=now,
+                review_after_seconds=new.review_after_seconds,
+                next_review_at=now + timedelta(seconds=new.review_after_seconds),
+                immediate=new.kind == "immediate_action",
+                kind=new.kind,
+                customer_reason=new.customer_reason,
+                reasonable_adjustments=new.reasonable_adjustments,
             )
+            state.direct_contact_ended = new.kind == DIRECT_CONTACT_ENDED
             state.support.reasonable_adjustments_recorded = True
-            protocol_status = "in_force"
             decided_on = state.protocol
-            await self._supersede(
-                TaskKind.INITIAL_WARNING,
-                TaskKind.FORMAL_WARNING,
-                TaskKind.BEHAVIOUR_ASSESSMENT,
-                TaskKind.PROTOCOL_AUTHORISATION,
-                TaskKind.IMMEDIATE_ACTION,
-                why="a protocol is now in force",
-            )
-            await self._send_letter(
-                "protocol",
-                f"protocol:{state.protocol.protocol_id}",
-                self._protocol_context(summary),
-            )
-        elif kind is TaskKind.APPEAL_DECISION and state.protocol is not None:
-            protocol = state.protocol
-            decided_on = protocol
-            protocol_status = "in_force"
-            if outcome == "overturned":
-                state.protocol = None
-                protocol_status = "overturned"
-                await self._supersede(TaskKind.PROTOCOL_REVIEW, why="the protocol was overturned")
-            elif outcome == "varied":
-                assert decision.terms is not None
-                protocol.terms = decision.terms
-            await self._send_letter(
-                "appeal_outcome",
-                f"appeal_outcome:{task.task_id}",
-                {
-                    "outcome": outcome,
-                    "reason": decision.reason,
-                    "terms": "\n".join(arrangements(protocol.terms)) if outcome == "varied" else "",
-                    "review_date": letter_date(protocol.next_review_at),
-                },
-            )
-        elif kind is TaskKind.PROTOCOL_REVIEW and state.protocol is not None:
-            protocol = state.protocol
-            decided_on = protocol
-            protocol.reviews += 1
-            protocol.incidents_since_review = 0
-            if outcome == "end":
-                state.protocol = None
-                protocol_status = "ended"
-                await self._supersede(TaskKind.APPEAL_DECISION, why="the protocol has ended")
-                await self._send_letter(
-                    "review_outcome",
-                    f"review_outcome:{task.task_id}",
-                    {
-                        "outcome": "ended",
-                        "reason": decision.reason,
-                        "terms": "",
-                        "next_review_date": "",
-                    },
-                )
-                await self._record_decision(task, decision, decided_on, protocol_status)
-                await self._close("protocol_ended", letter=False)
-                return
-            if outcome == "vary":
-                assert decision.terms is not None
-                protocol.terms = decision.terms
-            if decision.review_after_seconds:
-                protocol.review_after_seconds = decision.review_after_seconds
-            protocol.next_review_at = self._now() + timedelta(seconds=protocol.review_after_seconds)
-            protocol_status = "in_force"
-            await self._send_letter(
-                "review_outcome",
-                f"review_outcome:{task.task_id}",
-                {
-                    "outcome": "continued" if outcome == "continue" else "varied",
-                    "reason": decision.reason,
-                    "terms": "\n".join(arrangements(protocol.terms)),
-                    "next_review_date": letter_date(protocol.next_review_at),
-                },
-            )
-        await self._record_decision(task, decision, decided_on, protocol_status)
-
-    def _protocol_context(self, summary: str) -> dict[str, str]:
-        protocol = self._state.protocol
-        assert protocol is not None
-        complaints = (
-            "You can also ask for this decision to be considered under our complaints policy."
-            if self._profile.complaints_route_on_appeal
-            else ""
-        )
-        return {
-            "behaviour_summary": summary or "the behaviour described in our earlier letters",
-            "terms": "\n".join(arrangements(protocol.terms)),
-            "review_date": letter_date(protocol.next_review_at),
-            "appeal_route": (
-                "If you disagree with this decision you can appeal. Write to us, or ask someone "
-                "to write for you, saying why; a Director who was not involved in the decision "
-                "will consider your appeal."
-            ),
-            "complaints_route": complaints,
-        }
-
-    async def _record_decision(
-        self, task: Task, decision: Decision, protocol: Protocol | None, status: str | None
-    ) -> None:
-        await self._activity(
-            "record_decision",
-            RecordDecision(
-                case_key=self._state.case_key,
-                task_id=task.task_id,
-                kind=task.kind,
-                decision=decision,
-                at=self._now(),
-                protocol=protocol,
-                protocol_status=status,
-            ),
-        )
+        restriction = state.protocol
+        if restriction is not None and plan.impose is None:
+            if plan.reviewed:
+                restriction.reviews += 1
+                restriction.incidents_since_review = 0
+            if plan.appealed:
+                restriction.appeals += 1
+            if plan.vary_terms is not None:
+                restriction.terms = plan.vary_terms
+            if plan.restart_review_seconds:
+                restriction.review_after_seconds = plan.restart_review_seconds
+                restriction.next_review_at = now + timedelta(seconds=plan.restart_review_seconds)
+        if plan.lift is not None:
+            state.protocol = None
+            state.direct_contact_ended = False
+        if plan.supersede:
+            await self._supersede(*plan.supersede, why=plan.supersede_why)
+        if plan.end_interim_measures:
+            state.interim_measures = False  # the Director's decision replaces them
+        await self._open_tasks(list(plan.open_tasks), task.context)
+        step = decided_on.protocol_id if plan.impose and decided_on else task.task_id
+        for letter in plan.letters:
+            await self._send_letter(letter.kind, f"{letter.key}:{step}", letter.context)
+        await self._record_decision(task, decision, decided_on, plan.restriction_status)
+        if plan.close is not None and not state.risk_flag:
+            # A flag in force keeps the case open until its review removes it.
+            await self._close(plan.close, letter=False)

@@ -20,6 +20,11 @@ def case_workflow_id(customer_ref: str) -> str:
     return f"ucb-case-{customer_ref}"
 
 
+def customer_ref_of(case_key: str) -> str:
+    """The customer reference inside a case key (``ucb-case-<ref>/<episode>``)."""
+    return case_key.split("/")[0].removeprefix("ucb-case-")
+
+
 def letter_id(case_id: str, step: str) -> str:
     """A letter's business key: one letter per case and step, whatever retries happen."""
     return f"{case_id}:{step}"

@@ -30,6 +30,13 @@ class IncidentReport:
     warned_by_officer: str | None = None
     # HS 6.5: a manager asks a Director to sign off immediate action.
     immediate_action_requested: bool = False
+    # The customer's tenancy as the records know it at intake (HS 6.3.6).
+    tenancy: str | None = None
+    # The colleague on the receiving end (staff reference; never in a letter).
+    affected_colleague: str | None = None
+    # Who submitted it and in which roles, from their token (set by the API; audit actor).
+    submitted_by: str | None = None
+    submitted_role: str | None = None
 
 
 @dataclass
@@ -39,6 +46,8 @@ class CaseInput:
     customer_ref: str
     profile: PolicyProfile
     carried: CaseState | None = None
+    # Incidents received but not yet recorded when the last run continued-as-new.
+    pending: list[IncidentReport] = field(default_factory=list)
 
 
 @dataclass
@@ -61,11 +70,15 @@ class Task:
     due_at: datetime
     escalated_to: str | None = None
     context: dict[str, str] = field(default_factory=dict)
+    # How many times it has been escalated (it keeps climbing until someone decides it).
+    escalations: int = 0
 
 
 @dataclass
-class Protocol:
-    """The communication protocol (or immediate action) in force."""
+class Restriction:
+    """The restriction in force: a communication protocol, immediate action or ended
+    direct contact. Each has terms, reasons, adjustments, a review date and an appeal;
+    it is lifted only by a decision (review ``end``, appeal ``overturned``) or replaced."""
 
     protocol_id: str
     terms: ProtocolTerms
@@ -76,6 +89,27 @@ class Protocol:
     immediate: bool = False
     reviews: int = 0
     incidents_since_review: int = 0
+    # "protocol" | "immediate_action" | "direct_contact_ended"
+    kind: str = "protocol"
+    # The reasons as the customer was told them, and the adjustments made.
+    customer_reason: str = ""
+    reasonable_adjustments: str = ""
+    # Appeals decided against this restriction (HS 6.5.5 allows one).
+    appeals: int = 0
+
+
+# The name the earlier code used; the payloads are the same.
+Protocol = Restriction
+
+
+@dataclass
+class IncidentNote:
+    """What a letter may say of an incident: when, how, and the kind of behaviour."""
+
+    incident_id: str
+    occurred_at: datetime
+    channel: str
+    category: str
 
 
 @dataclass
@@ -86,6 +120,8 @@ class SupportFlags:
     reasonable_adjustments_recorded: bool = False
     referral_consent: bool = False
     mediation_offered: bool = False
+    # Letters to an advocate are copied to the customer unless a decision says otherwise.
+    copy_to_customer: bool = True
 
 
 @dataclass
@@ -107,7 +143,7 @@ class CaseState:
     open_tasks: list[Task] = field(default_factory=list)
     decided_task_ids: list[str] = field(default_factory=list)
     involved: list[str] = field(default_factory=list)
-    protocol: Protocol | None = None
+    protocol: Restriction | None = None
     support: SupportFlags = field(default_factory=SupportFlags)
     letters: list[LetterSummary] = field(default_factory=list)
     opened_at: datetime | None = None
@@ -115,6 +151,24 @@ class CaseState:
     closed_at: datetime | None = None
     reopened: int = 0
     step_counter: int = 0
+    # The protocol's review date has passed and no review has been decided yet.
+    review_overdue: bool = False
+    # Steps that failed for good and became a task for staff (count, for operators).
+    failed_steps: int = 0
+    # Runs of this case so far (continue-as-new starts the next).
+    runs: int = 1
+    # Letters reported undeliverable, waiting for the main loop to open a task.
+    letter_problems: list[LetterProblem] = field(default_factory=list)
+    # Delivery attempts started per letter id (a resend after a fix is the next attempt).
+    letter_attempts: dict[str, int] = field(default_factory=dict)
+    # The latest incidents, for the letters that rely on them (bounded).
+    incident_notes: list[IncidentNote] = field(default_factory=list)
+    # Violence or a threat: staff-safety measures until a Director decides (HS 6.3.1).
+    interim_measures: bool = False
+    # When the risk flag in force comes up for review (second round: every flag has one).
+    risk_flag_review_at: datetime | None = None
+    # Incidents since the formal warning (HS 6.5.3: one alone does not warrant assessment).
+    incidents_since_formal_warning: int = 0
 
 
 # Updates ------------------------------------------------------------------------------
@@ -135,6 +189,9 @@ class Decision:
     reference: str | None = None
     factors: AssessmentFactors | None = None
     reasonable_adjustments: str | None = None
+    # The reason as the customer reads it in the letter; ``reason`` stays an internal
+    # note in the audit trail and never reaches a letter.
+    customer_reason: str | None = None
 
 
 @dataclass
@@ -145,6 +202,21 @@ class AppealRequest:
     grounds: str
     logged_by: str
     received_at: datetime
+    # "restriction" (both profiles) or, under Magna, "initial_warning", "formal_warning",
+    # "risk_flag": any decision except legal action.
+    against: str = "restriction"
+    # The roles of whoever logged it, from their token.
+    role: str = "officer"
+
+
+@dataclass
+class RiskFlagReviewRequest:
+    """A member of staff asks a manager to decide the risk flag now (apply, keep or
+    remove it), without waiting for its review date."""
+
+    requested_by: str
+    role: str
+    reason: str
 
 
 @dataclass
@@ -160,6 +232,8 @@ class SupportRecord:
     reasonable_adjustments: str | None = None
     referral_consent: bool = False
     mediation_offered: bool = False
+    # With contact via an advocate: send the customer a copy of each letter (default yes).
+    copy_to_customer: bool = True
 
 
 # Activities ---------------------------------------------------------------------------
@@ -201,23 +275,76 @@ class RecordedIncidents:
 
 
 @dataclass
-class SendLetter:
-    """Activity input: render and deliver one letter, exactly once per letter_id."""
+class DraftLetter:
+    """Activity input: render and store one letter, once per letter_id (no sending)."""
 
     letter_id: str
     case_key: str
     customer_ref: str
     kind: str
     context: dict[str, str] = field(default_factory=dict)
+    # The customer's own copy of a letter that went to their advocate.
+    copy_for_customer: bool = False
 
 
 @dataclass
-class SentLetter:
-    """Activity output: how the letter went out."""
+class DraftedLetter:
+    """Activity output: the stored letter and how it will go out."""
 
     letter_id: str
     delivery: str  # "email" | "post"
-    already_sent: bool
+    status: str  # queued | sending | sent | stored | undeliverable
+
+
+@dataclass
+class DeliverLetter:
+    """Letter workflow and activity input: deliver one stored letter."""
+
+    letter_id: str
+    case_workflow_id: str
+    kind: str
+    attempt: int = 1
+    budget_seconds: int = 3 * 24 * 3600  # keep retrying a mail server that is down this long
+    retry_max_interval_seconds: int = 300
+
+
+@dataclass
+class DeliveredLetter:
+    """Letter workflow and activity output: what became of the letter."""
+
+    letter_id: str
+    status: str  # sent | stored | undeliverable
+    # The first attempt's outcome was unknown, so it was sent again (same Message-ID).
+    resent_after_uncertain_attempt: bool = False
+    problem: str | None = None
+
+
+@dataclass
+class LetterProblem:
+    """Signal to the case: a letter could not be delivered; staff must act."""
+
+    letter_id: str
+    kind: str
+    problem: str  # a LetterFault value
+    explanation: str  # plain words for staff, no personal data
+
+
+@dataclass
+class ReaddressLetter:
+    """Activity input: take the customer's current details (or the post) for a letter."""
+
+    letter_id: str
+    customer_ref: str
+    by_post: bool
+    at: datetime
+
+
+@dataclass
+class ReaddressedLetter:
+    """Activity output: how the letter will go out now."""
+
+    letter_id: str
+    delivery: str
 
 
 @dataclass
@@ -231,6 +358,7 @@ class UpdateCaseRecord:
     next_review_at: datetime | None = None
     closed_at: datetime | None = None
     direct_contact_ended: bool = False
+    interim_measures: bool = False
 
 
 @dataclass
@@ -251,7 +379,7 @@ class RecordDecision:
     kind: str
     decision: Decision
     at: datetime
-    protocol: Protocol | None = None
+    protocol: Restriction | None = None
     protocol_status: str | None = None  # "in_force" | "ended" | "overturned"
 
 
@@ -264,6 +392,7 @@ class EscalateTask:
     kind: str
     to_role: str
     at: datetime
+    level: int = 1  # 1 for the first escalation, 2 for the next, ...
 
 
 @dataclass

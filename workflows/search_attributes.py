@@ -14,8 +14,17 @@ RISK_FLAG = SearchAttributeKey.for_bool("RiskFlag")
 NEXT_REVIEW_AT = SearchAttributeKey.for_datetime("NextReviewAt")
 POLICY_PROFILE = SearchAttributeKey.for_keyword("PolicyProfile")
 OPEN_TASKS = SearchAttributeKey.for_int("OpenTasks")
+REVIEW_OVERDUE = SearchAttributeKey.for_bool("ReviewOverdue")
 
-ALL_KEYS = (CUSTOMER_REF, CASE_STAGE, RISK_FLAG, NEXT_REVIEW_AT, POLICY_PROFILE, OPEN_TASKS)
+ALL_KEYS = (
+    CUSTOMER_REF,
+    CASE_STAGE,
+    RISK_FLAG,
+    NEXT_REVIEW_AT,
+    POLICY_PROFILE,
+    OPEN_TASKS,
+    REVIEW_OVERDUE,
+)
 
 # name -> the type name `temporal server start-dev --search-attribute NAME=TYPE` expects
 SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
@@ -25,4 +34,5 @@ SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
     "NextReviewAt": "Datetime",
     "PolicyProfile": "Keyword",
     "OpenTasks": "Int",
+    "ReviewOverdue": "Bool",
 }

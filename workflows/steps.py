@@ -5,39 +5,70 @@ Deterministic like the workflow itself: every side effect goes through an activi
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from policy.ladder import derive_stage
+    from policy.outcomes import APPEAL_TO
     from policy.profiles import PolicyProfile
-    from policy.tasks import TaskKind, decider_role
+    from policy.tasks import URGENT_KINDS, TaskKind, decider_role
     from workflows import search_attributes as sa
+    from workflows.activity_api import CaseActivityApi
+    from workflows.errors import ErrorType, case_error
     from workflows.ids import letter_id
     from workflows.messages import (
         CaseState,
         CreateTask,
+        DeliverLetter,
+        DraftedLetter,
+        DraftLetter,
         LetterSummary,
         OpenCase,
         OpenedCase,
         RecordCaseEvent,
-        SendLetter,
-        SentLetter,
         SupersedeTask,
         Task,
         UpdateCaseRecord,
     )
 
+from workflows.letter import LetterWorkflow
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
+
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
-ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=2))
-
-
-def letter_date(moment: datetime) -> str:
-    """A date as letters print it."""
-    return moment.strftime("%d %B %Y")
+# Transient faults (database or mail server down, a lock timeout) retry with backoff;
+# permanent ones (the error types below) fail at once and become a task for staff.
+# No step retries for ever: past its budget it fails, the case lock is released and the
+# main loop tries again later, so one fault never holds a case.
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=[
+        str(ErrorType.RECORDS_REJECTED),
+        str(ErrorType.LETTER_NOT_RENDERED),
+        str(ErrorType.LETTER_UNDELIVERABLE),
+    ],
+)
+STEP_BUDGET = timedelta(minutes=10)
+# Every letter template may use these (a first-round decision does not set them all).
+LETTER_DEFAULTS = {
+    "incidents": "",
+    "customer_reason": "",
+    "appeal_to": APPEAL_TO,
+    "appeal_by": "",
+    "complaints_route": "",
+    "immediate": "",
+    "restriction": "",
+    "given": "letter",
+}
 
 
 class CaseSteps:
@@ -47,6 +78,8 @@ class CaseSteps:
     _profile: PolicyProfile
     # What _sync last wrote to the records and search attributes (None: not yet, this run).
     _mirrored: tuple[object, ...] | None = None
+    # This run follows the second round of the policy (patch "policy-round-two").
+    _round_two: bool | None = None
 
     async def _close(self, why: str, *, letter: bool) -> None:
         state = self._state
@@ -61,6 +94,14 @@ class CaseSteps:
     def _now(self) -> datetime:
         return workflow.now()
 
+    def _in_round_two(self) -> bool:
+        """Whether this run follows the policy's second round (restrictions decided by a
+        person, reasons for the customer). Runs whose history predates it replay the
+        first round; every run started since, including by continue-as-new, takes this."""
+        if self._round_two is None:
+            self._round_two = workflow.patched("policy-round-two")
+        return self._round_two
+
     def _open_task(self, task_id: str) -> Task | None:
         return next((t for t in self._state.open_tasks if t.task_id == task_id), None)
 
@@ -72,27 +113,32 @@ class CaseSteps:
         for task in [t for t in self._state.open_tasks if TaskKind(t.kind) in kinds]:
             self._state.open_tasks.remove(task)
             self._state.decided_task_ids.append(task.task_id)
-            await self._activity(
-                "supersede_task",
+            await self._act(
+                CaseActivityApi.supersede_task,
                 SupersedeTask(self._state.case_key, task.task_id, task.kind, why, self._now()),
             )
 
-    async def _open_tasks(self, kinds: list[TaskKind], context: dict[str, str]) -> None:
+    async def _open_tasks(
+        self, kinds: list[TaskKind], context: dict[str, str], *, one_per_kind: bool = True
+    ) -> None:
         for kind in kinds:
-            if kind in self._open_kinds():
+            if one_per_kind and kind in self._open_kinds():
                 continue
-            now = self._now()
+            now, durations = self._now(), self._profile.durations
+            restriction = self._state.protocol.kind if self._state.protocol else None
+            due = durations.urgent_task_due if kind in URGENT_KINDS else durations.task_due
             task = Task(
                 task_id=str(workflow.uuid4()),
                 kind=str(kind),
-                role=str(decider_role(kind, self._profile.review_decider)),
+                role=str(decider_role(kind, self._profile.review_decider, restriction=restriction)),
                 created_at=now,
-                due_at=now + timedelta(seconds=self._profile.durations.task_due),
+                due_at=now + timedelta(seconds=due),
                 context=dict(context),
             )
             self._state.open_tasks.append(task)
-            await self._activity(
-                "create_task", CreateTask(self._state.case_key, self._state.customer_ref, task)
+            await self._act(
+                CaseActivityApi.create_task,
+                CreateTask(self._state.case_key, self._state.customer_ref, task),
             )
 
     async def _event(
@@ -105,8 +151,8 @@ class CaseSteps:
         reason: str | None = None,
         details: dict[str, str] | None = None,
     ) -> None:
-        await self._activity(
-            "record_case_event",
+        await self._act(
+            CaseActivityApi.record_case_event,
             RecordCaseEvent(
                 case_key=self._state.case_key,
                 event_key=f"{self._state.case_key}:{key}",
@@ -121,8 +167,8 @@ class CaseSteps:
 
     async def _open_case(self) -> None:
         info = workflow.info()
-        opened: OpenedCase = await self._activity(
-            "open_case",
+        opened: OpenedCase = await self._act(
+            CaseActivityApi.open_case,
             OpenCase(
                 customer_ref=self._state.customer_ref,
                 workflow_id=info.workflow_id,
@@ -130,7 +176,6 @@ class CaseSteps:
                 profile_name=self._profile.name,
                 opened_at=self._now(),
             ),
-            result_type=OpenedCase,
         )
         self._state.case_key = opened.case_key
         self._state.episode = opened.episode
@@ -139,19 +184,56 @@ class CaseSteps:
         self._upsert_search_attributes()
 
     async def _send_letter(self, kind: str, step: str, context: dict[str, str]) -> None:
-        sent: SentLetter = await self._activity(
-            "send_letter",
-            SendLetter(
+        """Store the letter, then hand it to its own delivery workflow (not awaited).
+
+        Delivery retries while the mail server is down without holding this case; an
+        address that cannot be used comes back as a ``letter_undeliverable`` signal.
+        """
+        drafted = await self._draft_and_deliver(kind, step, context, copy=False)
+        if not any(x.letter_id == drafted.letter_id for x in self._state.letters):
+            self._state.letters.append(LetterSummary(drafted.letter_id, kind, drafted.delivery))
+        support = self._state.support
+        if support.contact_via_advocate and support.copy_to_customer and self._in_round_two():
+            # The customer's own copy of a letter that went to their advocate.
+            await self._draft_and_deliver(kind, f"{step}:copy", context, copy=True)
+
+    async def _draft_and_deliver(
+        self, kind: str, step: str, context: dict[str, str], *, copy: bool
+    ) -> DraftedLetter:
+        """Store the letter once per step, then start its delivery unless it is done."""
+        drafted: DraftedLetter = await self._act(
+            CaseActivityApi.draft_letter,
+            DraftLetter(
                 letter_id=letter_id(self._state.case_key, step),
                 case_key=self._state.case_key,
                 customer_ref=self._state.customer_ref,
                 kind=kind,
-                context={"ombudsman": self._profile.ombudsman, **context},
+                context={**LETTER_DEFAULTS, "ombudsman": self._profile.ombudsman, **context},
+                copy_for_customer=copy,
             ),
-            result_type=SentLetter,
         )
-        if not any(x.letter_id == sent.letter_id for x in self._state.letters):
-            self._state.letters.append(LetterSummary(sent.letter_id, kind, sent.delivery))
+        if drafted.status not in ("sent", "stored", "undeliverable"):
+            await self._start_delivery(drafted.letter_id, kind, attempt=1)
+        return drafted
+
+    async def _start_delivery(self, letter: str, kind: str, *, attempt: int) -> None:
+        durations = self._profile.durations
+        try:
+            await workflow.start_child_workflow(
+                LetterWorkflow.run,
+                DeliverLetter(
+                    letter_id=letter,
+                    case_workflow_id=workflow.info().workflow_id,
+                    kind=kind,
+                    attempt=attempt,
+                    budget_seconds=durations.letter_delivery_budget,
+                    retry_max_interval_seconds=durations.letter_retry_max_interval,
+                ),
+                id=f"letter-{letter}-{attempt}",
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # this attempt is already on its way
 
     async def _sync(self) -> None:
         """Derive the stage and mirror it, the flags and the dates to records and Temporal."""
@@ -163,28 +245,34 @@ class CaseSteps:
             direct_contact_ended=state.direct_contact_ended,
             formal_warning_given=state.formal_warning_given,
             initial_warning_given=state.initial_warning_given,
+            restriction=state.protocol.kind if self._in_round_two() and state.protocol else None,
         )
         state.stage = stage
+        protocol = state.protocol
+        state.review_overdue = protocol is not None and protocol.next_review_at <= self._now()
         mirrored = (
             stage,
             state.risk_flag,
             state.protocol.next_review_at if state.protocol else None,
             state.closed_at,
             state.direct_contact_ended,
+            state.interim_measures,
             len(state.open_tasks),
+            state.review_overdue,
         )
         if mirrored == self._mirrored:
             return  # nothing the records or the search attributes show has changed
-        await self._activity(
-            "update_case_record",
+        await self._act(
+            CaseActivityApi.update_case_record,
             UpdateCaseRecord(
                 case_key=state.case_key,
                 stage=stage,
                 risk_flag=state.risk_flag,
                 at=self._now(),
-                next_review_at=mirrored[2],
+                next_review_at=state.protocol.next_review_at if state.protocol else None,
                 closed_at=state.closed_at,
                 direct_contact_ended=state.direct_contact_ended,
+                interim_measures=state.interim_measures,
             ),
         )
         self._upsert_search_attributes()
@@ -198,17 +286,31 @@ class CaseSteps:
             sa.RISK_FLAG.value_set(state.risk_flag),
             sa.POLICY_PROFILE.value_set(self._profile.name),
             sa.OPEN_TASKS.value_set(len(state.open_tasks)),
+            sa.REVIEW_OVERDUE.value_set(state.review_overdue),
             sa.NEXT_REVIEW_AT.value_set(state.protocol.next_review_at)
             if state.protocol
             else sa.NEXT_REVIEW_AT.value_unset(),
         ]
         workflow.upsert_search_attributes(updates)
 
-    async def _activity(self, name: str, arg: object, result_type: type | None = None) -> Any:
-        return await workflow.execute_activity(
-            name,
-            arg,
-            result_type=result_type,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-        )
+    async def _act(self, activity: Callable[[Any, ArgT], Awaitable[ResultT]], arg: ArgT) -> ResultT:
+        """Run one activity; a step that fails (for good or past its budget) raises
+        ApplicationError(StepFailed), which handlers may raise and the loop retries."""
+        try:
+            return await workflow.execute_activity_method(
+                activity,
+                arg,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                schedule_to_close_timeout=STEP_BUDGET,
+                retry_policy=ACTIVITY_RETRY,
+            )
+        except ActivityError as failure:
+            cause = failure.cause
+            kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
+            self._state.failed_steps += 1
+            workflow.logger.warning("case step %s failed: %s", failure.activity_type, kind)
+            raise case_error(
+                ErrorType.STEP_FAILED,
+                f"the case could not complete the step {failure.activity_type} ({kind}); "
+                "nothing accepted was lost: retry, or ask an operator to check the records",
+            ) from None

@@ -1,4 +1,4 @@
-"""Reading a customer's case; logging appeals and support needs."""
+"""Reading a customer's case; logging appeals, support needs and risk-flag reviews."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from fastapi import APIRouter, HTTPException, status
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from api.auth import CaseReader, Intake, Staff
-from api.casework import case_state_out, log_appeal, record_support
-from api.decision_schemas import AppealIn, CaseStateOut, SupportIn
+from api.auth import CaseReader, Intake, Staff, StaffOnly
+from api.casework import case_state_out, log_appeal, record_support, request_risk_flag_review
+from api.decision_schemas import AppealIn, CaseStateOut, RiskFlagReviewIn, SupportIn
 from api.deps import RecordsDep, SettingsDep, TemporalDep
 from api.routes.tasks import task_out
 from api.schemas import AuditEntryOut, CaseOut, CustomerRef, IncidentOut, LetterOut
+from starter.temporal import case_handle
 from workflows.case import CaseWorkflow
 from workflows.ids import case_workflow_id
 
@@ -50,7 +51,7 @@ async def get_case(
         open_tasks=[task_out(t) for t in tasks],
         history=[AuditEntryOut.model_validate(a, from_attributes=True) for a in trail],
     )
-    handle = client.get_workflow_handle_for(CaseWorkflow.run, case_workflow_id(customer_ref))
+    handle = case_handle(client, case_workflow_id(customer_ref))
     try:
         description = await handle.describe(rpc_timeout=timedelta(seconds=3))
         out.workflow_status = description.status.name if description.status else None
@@ -68,7 +69,7 @@ async def get_live_state(
 ) -> CaseStateOut:
     """The running workflow's own view of the case (needs the worker)."""
     workflow_id = case_workflow_id(customer_ref)
-    handle = client.get_workflow_handle_for(CaseWorkflow.run, workflow_id)
+    handle = case_handle(client, workflow_id)
     try:
         state = await handle.query(CaseWorkflow.state, rpc_timeout=timedelta(seconds=5))
     except RPCError as error:
@@ -86,6 +87,18 @@ async def post_appeal(
 ) -> CaseStateOut:
     """Log the customer's appeal against their protocol; a Director decides it."""
     return await log_appeal(customer_ref, body, principal, client, settings)
+
+
+@router.post("/cases/{customer_ref}/risk-flag-reviews", status_code=status.HTTP_201_CREATED)
+async def post_risk_flag_review(
+    customer_ref: CustomerRef,
+    body: RiskFlagReviewIn,
+    principal: StaffOnly,
+    client: TemporalDep,
+    settings: SettingsDep,
+) -> CaseStateOut:
+    """Ask a manager to decide the risk flag now; the flag is never changed by a request."""
+    return await request_risk_flag_review(customer_ref, body, principal, client, settings)
 
 
 @router.post("/cases/{customer_ref}/support")

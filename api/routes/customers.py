@@ -4,29 +4,47 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.auth import ArrangementReader, Intake
 from api.decision_schemas import ArrangementsOut
 from api.deps import RecordsDep
 from api.schemas import CustomerDetails, CustomerRef, CustomerRegistered
-from policy.protocol import DIRECT_CONTACT_ENDED, arrangements
+from policy.protocol import DIRECT_CONTACT_ENDED, INTERIM_MEASURES, arrangements
+from records.repository import ApiCall
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 
 
 @router.put("/customers/{customer_ref}")
 async def put_customer(
-    customer_ref: CustomerRef, body: CustomerDetails, _: Intake, records: RecordsDep
+    customer_ref: CustomerRef,
+    body: CustomerDetails,
+    principal: Intake,
+    records: RecordsDep,
+    request: Request,
 ) -> CustomerRegistered:
-    """Register or update a customer's contact details (fields left out are unchanged)."""
-    customer = await records.upsert_customer(
+    """Register or update a customer's contact details (fields left out are unchanged);
+    the audit row, written with the change, holds each changed field before and after."""
+    now = datetime.now(UTC)
+    audit = ApiCall(
+        actor=principal.user,
+        role=principal.role_names,
+        action="PUT /v1/customers/{customer_ref}",
+        outcome=200,
+        details={"path": f"/v1/customers/{customer_ref}"},
+        at=now,
+    )
+    customer = await records.update_customer(
         customer_ref,
-        datetime.now(UTC),
+        now,
+        audit,
         name=body.name,
         email=body.email,
         postal_address=body.postal_address,
+        tenancy=body.tenancy,
     )
+    request.state.audited = True
     return CustomerRegistered(
         customer_ref=customer.customer_ref,
         has_name=bool(customer.name),
@@ -43,8 +61,12 @@ async def get_arrangements(
     case = await records.latest_case(customer_ref)
     protocol = await records.protocol_in_force(customer_ref)
     lines: list[str] = list(protocol.arrangements) if protocol else []
-    if case is not None and case.direct_contact_ended and case.closed_at is None:
-        lines += [line for line in arrangements(DIRECT_CONTACT_ENDED) if line not in lines]
+    live = case is not None and case.closed_at is None
+    if live and case is not None and case.direct_contact_ended and protocol is None:
+        # A first-round case ended direct contact with fixed terms and no record of them.
+        lines += arrangements(DIRECT_CONTACT_ENDED)
+    if live and case is not None and case.interim_measures:
+        lines += [f"Interim: {measure}" for measure in INTERIM_MEASURES]
     return ArrangementsOut(
         customer_ref=customer_ref,
         risk_flag=bool(case and case.risk_flag and case.closed_at is None),

@@ -21,7 +21,14 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from api.auth import COOKIE, DECIDERS, principal_from_request
+from api.auth import (
+    COOKIE,
+    DECIDERS,
+    csrf_matches,
+    csrf_token,
+    principal_from_request,
+    refuse_revoked,
+)
 from api.casework import Problem, acting_role, complete_task
 from api.decision_schemas import DecisionIn
 from api.deps import TemporalGateway
@@ -29,7 +36,7 @@ from api.tokens import InvalidToken, Principal, read_token
 from policy.decisions import TERMS_OUTCOMES
 from policy.protocol import CONTACT_METHODS
 from policy.tasks import OUTCOMES, TaskKind
-from records.models import Task
+from records.models import CustomerSupport, Task
 from records.repository import Records
 from settings import Settings
 
@@ -78,6 +85,7 @@ KIND_LABELS = {
     TaskKind.POLICE_REPORT: "Police report",
     TaskKind.TENANCY_ACTION: "Tenancy action",
     TaskKind.IMMEDIATE_ACTION: "Immediate action",
+    TaskKind.LETTER_UNDELIVERABLE: "Letter could not be delivered",
 }
 CONTACT_LABELS = {
     "letter": "Letter",
@@ -104,15 +112,18 @@ FIELD_LABELS = {
     "terms.contact_methods": "Contact methods",
     "terms.single_point_of_contact": "Single point of contact",
     "terms.contact_times": "Contact times",
+    "terms.topics": "Topics dealt with",
+    "customer_reason": "Reason for the customer",
     "reasonable_adjustments": "Reasonable adjustments",
     "review_days": "Review period",
     "reference": "Police reference",
-    "reason": "Reason",
+    "reason": "Internal note (reason)",
 }
 _DECISION_TO_FORM = {"review_after_seconds": "review_days"}
 _TEXT_FIELDS = (
     "outcome",
     "reason",
+    "customer_reason",
     "method",
     "reference",
     "factors.instances",
@@ -121,6 +132,7 @@ _TEXT_FIELDS = (
     "factors.needs_and_circumstances",
     "terms.single_point_of_contact",
     "terms.contact_times",
+    "terms.topics",
     "reasonable_adjustments",
     "review_days",
 )
@@ -132,6 +144,7 @@ class DecisionForm:
 
     values: dict[str, str] = field(default_factory=dict)
     contact_methods: list[str] = field(default_factory=list)
+    appointment_only: bool = False
     errors: dict[str, list[str]] = field(default_factory=dict)
     general: list[str] = field(default_factory=list)
 
@@ -166,8 +179,14 @@ def _field_id(name: str) -> str:
 def _render(
     request: Request, name: str, context: dict[str, Any], status_code: int = 200
 ) -> Response:
+    session = request.cookies.get(COOKIE)
+    csrf = csrf_token(_settings(request).secret_key, session) if session else ""
     return templates.TemplateResponse(
-        request, name, {"request": request, **context}, status_code=status_code, headers=HEADERS
+        request,
+        name,
+        {"request": request, "csrf": csrf, **context},
+        status_code=status_code,
+        headers=HEADERS,
     )
 
 
@@ -182,12 +201,15 @@ def _message(
     )
 
 
-def _signed_in(request: Request) -> Principal | None:
-    """The principal from the cookie, or None when it is missing, forged or expired."""
+async def _signed_in(request: Request) -> Principal | None:
+    """The principal from the cookie, or None when it is missing, forged, expired or
+    revoked (signed out)."""
     try:
-        return principal_from_request(request, None)
+        principal = principal_from_request(request, None)
+        await refuse_revoked(request, principal)
     except HTTPException:
         return None
+    return principal
 
 
 def _to_sign_in() -> Response:
@@ -202,7 +224,7 @@ def _not_a_decider(request: Request, principal: Principal) -> Response:
         403,
         "You cannot use the inbox",
         "The inbox is for officers, managers, heads of service and directors. "
-        f"Your roles are: {', '.join(sorted(r.value for r in principal.roles)) or 'none'}.",
+        f"Your roles are: {principal.role_names.replace(',', ', ') or 'none'}.",
         principal,
     )
 
@@ -224,7 +246,20 @@ def _kind_label(kind: str) -> str:
         return kind.replace("_", " ").capitalize()
 
 
-def _task_row(task: Task, now: datetime) -> dict[str, Any]:
+def _has_support_needs(support: CustomerSupport | None) -> bool:
+    """Whether anything is recorded that a decider must weigh."""
+    return support is not None and bool(
+        support.vulnerabilities
+        or support.advocate_name
+        or support.advocate_email
+        or support.contact_via_advocate
+        or support.reasonable_adjustments
+        or support.referral_consent
+        or support.mediation_offered
+    )
+
+
+def _task_row(task: Task, now: datetime, support: CustomerSupport | None = None) -> dict[str, Any]:
     return {
         "task_id": task.task_id,
         "kind": _kind_label(task.kind),
@@ -234,6 +269,7 @@ def _task_row(task: Task, now: datetime) -> dict[str, Any]:
         "overdue": task.due_at < now,
         "escalated_to": task.escalated_to,
         "claimed_by": task.claimed_by,
+        "support_needs": _has_support_needs(support),
     }
 
 
@@ -242,10 +278,13 @@ def _parse_decision(kind: TaskKind, data: FormData) -> tuple[DecisionIn | None, 
     form = DecisionForm(
         values={name: str(data.get(name) or "") for name in _TEXT_FIELDS},
         contact_methods=[str(m) for m in data.getlist("terms.contact_methods")],
+        appointment_only=data.get("terms.appointment_only") == "yes",
     )
     v = form.values
     outcome = v["outcome"].strip()
     payload: dict[str, Any] = {"outcome": outcome, "reason": v["reason"]}
+    if v["customer_reason"].strip():
+        payload["customer_reason"] = v["customer_reason"]
     if kind is TaskKind.INITIAL_WARNING and v["method"]:
         payload["method"] = v["method"]
     if kind is TaskKind.BEHAVIOUR_ASSESSMENT:
@@ -263,6 +302,8 @@ def _parse_decision(kind: TaskKind, data: FormData) -> tuple[DecisionIn | None, 
                 "contact_methods": form.contact_methods,
                 "single_point_of_contact": v["terms.single_point_of_contact"].strip() or None,
                 "contact_times": v["terms.contact_times"].strip() or None,
+                "topics": v["terms.topics"].strip() or None,
+                "appointment_only": form.appointment_only,
             }
         if v["reasonable_adjustments"].strip():
             payload["reasonable_adjustments"] = v["reasonable_adjustments"]
@@ -309,11 +350,12 @@ async def _task_page(
 ) -> Response:
     """The case summary and the decision form for one task."""
     records = _records(request)
-    case, incidents, letters, protocol = await asyncio.gather(
+    case, incidents, letters, protocol, support = await asyncio.gather(
         records.latest_case(task.customer_ref),
         records.incidents(task.case_key),
         records.letters(task.case_key),
         records.protocol_in_force(task.customer_ref),
+        records.get_support(task.customer_ref),
     )
     kind = TaskKind(task.kind)
     context_items = [
@@ -326,13 +368,14 @@ async def _task_page(
         "task.html",
         {
             "principal": principal,
-            "task": _task_row(task, datetime.now(UTC)),
+            "task": _task_row(task, datetime.now(UTC), support),
             "status": task.status,
             "kind": kind.value,
             "case": case,
             "incidents": incidents,
             "letters": letters,
             "protocol": protocol,
+            "support": support if _has_support_needs(support) else None,
             "context_items": context_items,
             "outcomes": sorted(OUTCOMES[kind]),
             "terms_kind": kind in TERMS_KINDS,
@@ -349,7 +392,7 @@ async def _task_page(
 
 async def _load_task(request: Request, task_id: str) -> tuple[Principal, Task] | Response:
     """The signed-in decider and a task their roles may decide, or the page saying why not."""
-    principal = _signed_in(request)
+    principal = await _signed_in(request)
     if principal is None:
         return _to_sign_in()
     if not principal.roles & DECIDERS:
@@ -380,7 +423,7 @@ async def stylesheet() -> FileResponse:
 
 @router.get("/sign-in", include_in_schema=False)
 async def sign_in_form(request: Request) -> Response:
-    return _render(request, "sign_in.html", {"principal": _signed_in(request), "error": None})
+    return _render(request, "sign_in.html", {"principal": await _signed_in(request), "error": None})
 
 
 @router.post("/sign-in", include_in_schema=False)
@@ -406,14 +449,20 @@ async def sign_in(request: Request) -> Response:
 
 
 @router.post("/sign-out", include_in_schema=False)
-async def sign_out() -> Response:
+async def sign_out(request: Request) -> Response:
+    """Sign out: the cookie's token is revoked, not only forgotten by this browser."""
+    try:
+        principal = principal_from_request(request, None)
+    except HTTPException:
+        return _to_sign_in()
+    await _records(request).revoke_token(principal.token_id, principal.user, datetime.now(UTC))
     return _to_sign_in()
 
 
 @router.get("", include_in_schema=False)
 async def inbox(request: Request, page: int = 1, done: str | None = None) -> Response:
     """The open tasks the signed-in user's roles may decide, oldest due first."""
-    principal = _signed_in(request)
+    principal = await _signed_in(request)
     if principal is None:
         return _to_sign_in()
     if not principal.roles & DECIDERS:
@@ -423,6 +472,7 @@ async def inbox(request: Request, page: int = 1, done: str | None = None) -> Res
     rows, total = await records.open_tasks_for(
         [r.value for r in principal.roles], limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
+    support = await records.support_for([t.customer_ref for t in rows])
     confirmation = None
     if done:
         decided = await records.get_task(done[:64])
@@ -442,7 +492,7 @@ async def inbox(request: Request, page: int = 1, done: str | None = None) -> Res
         "inbox.html",
         {
             "principal": principal,
-            "tasks": [_task_row(t, now) for t in rows],
+            "tasks": [_task_row(t, now, support.get(t.customer_ref)) for t in rows],
             "total": total,
             "page": page,
             "pages": max(1, math.ceil(total / PAGE_SIZE)),
@@ -466,7 +516,21 @@ async def decide(request: Request, task_id: str) -> Response:
     if isinstance(loaded, Response):
         return loaded
     principal, task = loaded
-    decision, form = _parse_decision(TaskKind(task.kind), await request.form())
+    data = await request.form()
+    sent = data.get("csrf")
+    session = request.cookies.get(COOKIE)
+    if not csrf_matches(
+        _settings(request).secret_key, session, sent if isinstance(sent, str) else None
+    ):
+        return _message(
+            request,
+            403,
+            "This form cannot be used",
+            "It did not come from this inbox page, or you have signed in again since it was "
+            "opened. Open the task again and record your decision there.",
+            principal,
+        )
+    decision, form = _parse_decision(TaskKind(task.kind), data)
     if decision is None:
         return await _task_page(request, principal, task, form, status_code=422)
     gateway: TemporalGateway = request.app.state.temporal

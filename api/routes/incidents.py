@@ -1,16 +1,26 @@
-"""Incident intake: validate, keep contact details in the records, signal-with-start."""
+"""Incident intake: validate, store, then signal-with-start.
+
+The incident, the customer's details and the call's audit row are written in one unit
+of work *before* the case is signalled, so an accepted incident is never lost, a
+database that is down answers 503 before anything reaches Temporal, and the signal
+carries no description (the records keep it; workflow payloads stay small).
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
+from sqlalchemy.exc import IntegrityError
 from temporalio.service import RPCError
 
 from api.auth import Intake
 from api.deps import RecordsDep, SettingsDep, TemporalDep
+from api.faults import RETRY_AFTER_HEADERS
 from api.schemas import IncidentAccepted, IncidentIn
+from records.repository import ApiCall
 from starter.temporal import report_incident
 from workflows.messages import IncidentReport
 
@@ -28,22 +38,15 @@ def incident_id_for(customer_ref: str, source_reference: str | None) -> str:
 
 @router.post("/incidents", status_code=status.HTTP_202_ACCEPTED)
 async def post_incident(
+    request: Request,
     body: IncidentIn,
-    _: Intake,
+    principal: Intake,
     settings: SettingsDep,
     records: RecordsDep,
     client: TemporalDep,
 ) -> IncidentAccepted:
     """Report an incident; the customer's case is opened if it does not exist."""
     now = datetime.now(UTC)
-    if body.customer is not None:
-        await records.upsert_customer(
-            body.customer_ref,
-            now,
-            name=body.customer.name,
-            email=body.customer.email,
-            postal_address=body.customer.postal_address,
-        )
     incident = IncidentReport(
         incident_id=incident_id_for(body.customer_ref, body.source_reference),
         customer_ref=body.customer_ref,
@@ -55,12 +58,39 @@ async def post_incident(
         reported_at=now,
         warned_by_officer=body.warned_by_officer,
         immediate_action_requested=body.immediate_action_requested,
+        affected_colleague=body.affected_colleague,
+        submitted_by=principal.user,
+        submitted_role=principal.role_names,
     )
+    audit = ApiCall(
+        actor=principal.user,
+        role=principal.role_names,
+        action="POST /v1/incidents",
+        outcome=status.HTTP_202_ACCEPTED,
+        details={"path": "/v1/incidents", "incident_id": incident.incident_id},
+        at=now,
+    )
+    customer = body.customer.model_dump(exclude_none=True) if body.customer else None
+    resend = False
     try:
-        handle = await report_incident(client, settings, incident)
+        tenancy = await records.receive_incident(incident, customer, audit)
+    except IntegrityError:
+        resend = True  # the same source_reference again: the case has it (or gets it now)
+        await records.record_api_call(replace(audit, details={**audit.details, "resend": True}))
+        known = await records.get_customer(body.customer_ref)
+        tenancy = known.tenancy if known else None
+    request.state.audited = True
+    signal = replace(incident, description="", tenancy=tenancy)
+    try:
+        handle = await report_incident(client, settings, signal)
     except RPCError as exc:
+        if not resend:
+            await records.withdraw_incident(incident.incident_id)
+        request.state.audited = False  # the 503 is audited too
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             "the case service could not accept the incident; nothing was recorded, retry later",
+            headers=dict(RETRY_AFTER_HEADERS),
         ) from exc
+    await records.incident_signalled(incident.incident_id)
     return IncidentAccepted(incident_id=incident.incident_id, case_id=handle.id)

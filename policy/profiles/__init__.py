@@ -21,6 +21,14 @@ class Durations:
     closed_case_disregard: int
     quiet_period: int
     task_due: int
+    # An urgent decision (ending direct contact after violence) is due this soon.
+    urgent_task_due: int = 86_400
+    # A risk flag comes up for review this long after it was applied or kept.
+    risk_flag_review: int = 15_778_800
+    # How long a letter's delivery keeps retrying (mail server down) before staff are told.
+    letter_delivery_budget: int = 3 * 24 * 3600
+    # The longest wait between two delivery attempts.
+    letter_retry_max_interval: int = 300
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,17 @@ class PolicyProfile:
     mediation: bool
     review_decider: str
     durations: Durations
+    # Appeals decided per restriction; 0 for no limit (HS 6.5.5: "one further assessment").
+    appeals_per_restriction: int = 0
+    # How long a letter gives the customer to appeal (neither policy sets a limit).
+    appeal_within_days: int = 28
+    # Terms a communication protocol must set out beyond its contact methods (HS 6.5.4).
+    protocol_must_include: tuple[str, ...] = ()
+    # What a customer may appeal: the restriction in force, and under Magna ("appeal any
+    # decisions we make", legal action excepted) warnings and the risk flag too.
+    appealable: tuple[str, ...] = ("restriction",)
+    # Incidents after the formal warning before an assessment (HS 6.5.3: not one alone).
+    incidents_before_assessment: int = 2
 
 
 class UnknownProfileError(ValueError):
@@ -63,4 +82,11 @@ def load_profile(name: str, duration_overrides: dict[str, int] | None = None) ->
         if bad:
             raise UnknownProfileError(f"durations must be positive seconds: {bad}")
         durations = replace(durations, **{k: int(v) for k, v in duration_overrides.items()})
-    return PolicyProfile(durations=durations, **raw)
+    must_include = tuple(raw.pop("protocol_must_include", ()))
+    appealable = tuple(raw.pop("appealable", ("restriction",)))
+    return PolicyProfile(
+        durations=durations,
+        protocol_must_include=must_include,
+        appealable=appealable,
+        **raw,
+    )

@@ -33,7 +33,7 @@ async def test_client_reports_reads_and_decides_a_task(
         report: dict[str, Any] = {
             "customer_ref": ref,
             "category": "verbal_abuse",
-            "channel": "email",
+            "channel": "phone",
             "occurred_at": datetime.now(UTC),
             "description": "Email calling the officer useless, with swearing",
             "reported_by": "olu",
@@ -67,7 +67,12 @@ async def test_client_reports_reads_and_decides_a_task(
         assert (bad.value.status, bad.value.field) == (422, "outcome")
         assert str(bad.value).startswith("outcome: outcome must be one of")
 
-        decision = {"outcome": "issued", "method": "in_person", "reason": "Told at the desk"}
+        decision = {
+            "outcome": "issued",
+            "method": "in_person",
+            "reason": "Told at the desk",
+            "customer_reason": "As we told you at the office on 20 November.",
+        }
         state = await ucb.complete_task(task_id, decision)
         assert state["stage"] == "initial_warning"
         assert task_id not in [t["task_id"] for t in state["open_tasks"]]
@@ -78,14 +83,18 @@ async def test_client_reports_reads_and_decides_a_task(
         case = await ucb.get_case(ref)
         assert case["stage"] == "initial_warning" and len(case["incidents"]) == 1
         assert "initial_warning:issued" in [h["action"] for h in case["history"]]
-        assert (await ucb.arrangements(ref))["risk_flag"] is True
+        # Verbal abuse raises no flag by itself: a manager decides (risk_flag_decision).
+        assert (await ucb.arrangements(ref))["risk_flag"] is False
 
         async def sent_letter() -> str | None:
             letters = (await ucb.get_case(ref))["letters"]
             return letters[0]["letter_id"] if letters else None
 
         letter = await ucb.get_letter(await eventually(sent_letter))
-        assert letter["kind"] == "abusive_correspondence" and letter["body_text"]
+        # The warning given in person is confirmed in writing, in the customer's words.
+        assert letter["kind"] == "initial_warning"
+        assert "As we told you at the office on 20 November." in letter["body_text"]
+        assert "Told at the desk" not in letter["body_text"]  # the internal note stays out
 
 
 async def test_client_errors_name_the_field_and_the_problem(
@@ -220,6 +229,8 @@ async def test_cli_reports_lists_and_completes(
         "issued",
         "--reason",
         "Ninth call after advice",
+        "--customer-reason",
+        "You called us nine times after our advice.",
         "--json",
         '{"method": "phone"}',
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
 from api.app import create_app
-from api.tokens import ApiRole
+from api.tokens import ApiRole, create_token
 
 ALL = {r.value for r in ApiRole}
 STAFF = {"officer", "manager", "head_of_service", "director"}
@@ -35,6 +36,13 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[str]]] = [
     ),
     (
         "POST",
+        "/v1/cases/{customer_ref}/risk-flag-reviews",
+        "/v1/cases/M1/risk-flag-reviews",
+        {},
+        STAFF,
+    ),
+    (
+        "POST",
         "/v1/cases/{customer_ref}/support",
         "/v1/cases/M1/support",
         {"bogus": 1},
@@ -45,6 +53,8 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[str]]] = [
     ("POST", "/v1/tasks/{task_id}/complete", "/v1/tasks/nope/complete", {}, STAFF),
     ("GET", "/v1/letters/{letter_id}", "/v1/letters/x:y", None, STAFF),
     ("GET", "/v1/audit", "/v1/audit", None, {"auditor"}),
+    ("GET", "/healthz/cases", "/healthz/cases", None, {"operator"}),
+    ("POST", "/v1/revocations", "/v1/revocations", {}, {"operator"}),
     ("POST", "/codec/encode", "/codec/encode", {"payloads": []}, {"operator", "auditor"}),
     ("POST", "/codec/decode", "/codec/decode", {"payloads": []}, {"operator", "auditor"}),
 ]
@@ -84,7 +94,6 @@ async def test_endpoint_admits_exactly_its_roles(
 
 
 async def test_an_expired_token_is_refused(api_url: str, settings: Any) -> None:
-    from api.tokens import create_token
 
     expired = create_token(settings.secret_key, "old", ["auditor"], ttl_seconds=-5)
     async with httpx.AsyncClient(base_url=api_url) as http:
@@ -99,3 +108,24 @@ async def test_a_token_signed_with_another_key_is_refused(api_url: str) -> None:
     async with httpx.AsyncClient(base_url=api_url) as http:
         response = await http.get("/v1/audit", headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401
+
+
+async def test_an_operator_revokes_every_token_a_user_holds(api_url: str, settings: Any) -> None:
+    def bearer(user: str, role: str) -> dict[str, str]:
+        token = create_token(settings.secret_key, user, [role], 600)
+        return {"Authorization": f"Bearer {token}"}
+
+    kim = bearer("kim-revoked", "officer")
+    async with httpx.AsyncClient(base_url=api_url) as http:
+        assert (await http.get("/v1/tasks", headers=kim)).status_code == 200
+        revoked = await http.post(
+            "/v1/revocations", json={"subject": "kim-revoked"}, headers=bearer("ops", "operator")
+        )
+        assert revoked.status_code == 201, revoked.text
+        refused = await http.get("/v1/tasks", headers=kim)
+        assert refused.status_code == 401 and "revoked" in refused.text
+        await asyncio.sleep(1.1)  # a token issued after the revocation works
+        assert (
+            await http.get("/v1/tasks", headers=bearer("kim-revoked", "officer"))
+        ).status_code == 200
+        assert (await http.get("/v1/tasks", headers=bearer("lee", "officer"))).status_code == 200

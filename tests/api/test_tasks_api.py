@@ -9,11 +9,17 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from records.repository import Records
 from settings import Settings
 from tests.support import eventually
 from tests.workflows.helpers import FACTORS, decide, incident, open_task, report
 
-TERMS = {"contact_methods": ["letter"], "single_point_of_contact": "Jo, Customer Relations"}
+TERMS = {
+    "contact_methods": ["letter"],
+    "single_point_of_contact": "Jo, Customer Relations",
+    "contact_times": "one letter a week",
+    "topics": "the repair only",
+}
 SECRET_WORDS = [
     "Zebra-crossing-4471",  # incident description
     "Marmalade-assessment-note",  # assessment factors / reason
@@ -63,7 +69,7 @@ async def test_officer_lists_claims_and_completes_a_task(
 
         wrong_role = await http.post(
             f"/v1/tasks/{task['task_id']}/complete",
-            json={"outcome": "issued", "reason": "x", "method": "letter"},
+            json={"outcome": "issued", "reason": "x", "method": "letter", "customer_reason": "y"},
             headers=auth_for("manager", user="mo"),
         )
         assert wrong_role.status_code == 403
@@ -77,7 +83,12 @@ async def test_officer_lists_claims_and_completes_a_task(
         )
         assert no_method.status_code == 422 and "method" in no_method.text
 
-        decision = {"outcome": "issued", "reason": "Ninth call after advice", "method": "phone"}
+        decision = {
+            "outcome": "issued",
+            "reason": "Ninth call after advice",
+            "customer_reason": "You called us nine times after our advice.",
+            "method": "phone",
+        }
         done = await http.post(f"/v1/tasks/{task['task_id']}/complete", json=decision)
         assert done.status_code == 200, done.text
         assert done.json()["stage"] == "initial_warning" and done.json()["open_tasks"] == []
@@ -120,6 +131,7 @@ async def test_contractor_sees_arrangements_never_reasons(
     await report(client, settings, _described(incident(ref), SECRET_WORDS[0]))
     await decide(handle, "formal_warning", "issued", "officer")
     await report(client, settings, _described(incident(ref), SECRET_WORDS[0]))
+    await report(client, settings, _described(incident(ref), SECRET_WORDS[0]))
     notes = FACTORS.__class__(3, SECRET_WORDS[1], SECRET_WORDS[1], SECRET_WORDS[1])
     await decide(handle, "behaviour_assessment", "unacceptable", "manager", factors=notes)
     async with httpx.AsyncClient(base_url=api_url) as http:
@@ -130,6 +142,7 @@ async def test_contractor_sees_arrangements_never_reasons(
             json={
                 "outcome": "authorised",
                 "reason": SECRET_WORDS[3],
+                "customer_reason": "You contacted us many times after our formal warning.",
                 "terms": TERMS,
                 "reasonable_adjustments": "Large print",
             },
@@ -188,7 +201,12 @@ async def test_completing_while_the_worker_is_down_is_a_clear_503(
         response = await http.post(
             f"/v1/tasks/{task.task_id}/complete",
             headers=auth_for("officer"),
-            json={"outcome": "issued", "reason": "after warnings", "method": "letter"},
+            json={
+                "outcome": "issued",
+                "reason": "after warnings",
+                "customer_reason": "You called us again after our letter.",
+                "method": "letter",
+            },
         )
     assert response.status_code == 503
     assert "retry" in response.json()["detail"]
@@ -210,4 +228,48 @@ async def test_appeal_without_a_protocol_is_refused_with_the_reason(
             json={"reasonable_adjustments": "Large print", "mediation_offered": True},
         )
     assert response.status_code == 409 and "nothing to appeal" in response.text
-    assert support.status_code == 422 and "mediation" in support.text  # HS has no mediation
+    # HS 6.5.4 names "support mechanisms, mediation or advocacy": HS records mediation too.
+    assert support.status_code == 200, support.text
+
+
+async def test_a_claim_lapses_and_the_role_a_task_escalated_to_may_take_it_over(
+    api_url: str, worker: Worker, auth_for: Any, settings: Settings, stack_records: Records
+) -> None:
+    settings.durations = {"task_due": 2}  # escalates to a manager after two seconds
+    ref = new_ref()
+    async with httpx.AsyncClient(base_url=api_url) as http:
+        body = {
+            "customer_ref": ref,
+            "category": "unreasonable_persistence",
+            "channel": "phone",
+            "occurred_at": "2026-11-20T10:00:00Z",
+            "description": "Tenth call today",
+            "reported_by": "olu",
+        }
+        intake = auth_for("case_system", user="crm")
+        assert (await http.post("/v1/incidents", json=body, headers=intake)).status_code == 202
+        http.headers.update(auth_for("officer", user="olu"))
+        task = await _open_task_via_api(http, ref, "initial_warning")
+        assert (await http.post(f"/v1/tasks/{task['task_id']}/claim")).status_code == 200
+
+        async def escalated() -> bool:
+            row = await stack_records.get_task(task["task_id"])
+            return row is not None and row.escalated_to == "manager"
+
+        await eventually(escalated)
+        # Another officer still cannot take it; the manager it escalated to can.
+        kim = await http.post(
+            f"/v1/tasks/{task['task_id']}/claim", headers=auth_for("officer", user="kim")
+        )
+        assert kim.status_code == 409 and "claimed by olu" in kim.text
+        manager = auth_for("manager", user="Mo")
+        taken = await http.post(f"/v1/tasks/{task['task_id']}/claim", headers=manager)
+        assert taken.status_code == 200 and taken.json()["claimed_by"] == "Mo"
+        case = await stack_records.latest_case(ref)
+        assert case is not None
+        [row] = [
+            a
+            for a in await stack_records.audit_trail(case.case_key)
+            if a.action == "task_claim_taken_over"
+        ]
+        assert (row.actor, row.details["from"]) == ("Mo", "olu")

@@ -44,27 +44,29 @@ def test_stack_runs_a_case_and_keeps_it_across_restarts(stack: Stack) -> None:
     assert status == 202, accepted
     officer = stack.token("officer")
     _wait_for_case(
-        stack.api, officer, "E2E-1", lambda c: c["letters"] and c["letters"][0]["status"] == "sent"
+        stack.api,
+        officer,
+        "E2E-1",
+        lambda c: (
+            c["letters"] and c["letters"][0]["status"] == "sent" and c["stage"] == "initial_warning"
+        ),
     )
     assert len(list((stack.var_dir / "outbox").glob("*.eml"))) == 1
 
     temporal = Path(sys.executable).parent / "temporal"
-    listed = subprocess.run(
-        [
-            str(temporal),
-            "workflow",
-            "list",
-            "--address",
-            f"127.0.0.1:{stack.ports['TEMPORAL']}",
-            "--query",
-            "CaseStage='open' AND RiskFlag=true",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=20,
-        check=True,
-    )
-    assert "ucb-case-E2E-1" in listed.stdout
+    listing = [str(temporal), "workflow", "list", "--address"]
+    listing += [
+        f"127.0.0.1:{stack.ports['TEMPORAL']}",
+        "--query",
+        "CaseStage='initial_warning' AND RiskFlag=false",
+    ]
+    deadline = time.monotonic() + 15  # visibility follows the search attributes shortly after
+    listed = ""
+    while "ucb-case-E2E-1" not in listed and time.monotonic() < deadline:
+        run = subprocess.run(listing, capture_output=True, text=True, timeout=20, check=True)
+        listed = run.stdout
+        time.sleep(0.5)
+    assert "ucb-case-E2E-1" in listed
 
     assert stack.stop() == 0
     assert "devstack: stopped" in "".join(stack.output)
@@ -73,6 +75,6 @@ def test_stack_runs_a_case_and_keeps_it_across_restarts(stack: Stack) -> None:
     case = _wait_for_case(
         stack.api, stack.token("officer"), "E2E-1", lambda c: c["workflow_status"] == "RUNNING"
     )
-    assert case["stage"] == "open" and case["risk_flag"]
+    assert case["stage"] == "initial_warning" and not case["risk_flag"]
     assert len(case["incidents"]) == 1
     assert stack.stop() == 0

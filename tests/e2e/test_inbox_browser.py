@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,14 @@ from temporalio.worker import Worker
 from records.repository import Records
 from settings import Settings
 from tests.support import eventually
-from tests.workflows.helpers import Handle, decide, incident, new_ref, open_task, report, state_when
+from tests.workflows.helpers import (
+    Handle,
+    climb_to_assessment,
+    incident,
+    new_ref,
+    open_task,
+    state_when,
+)
 from workflows.case import CaseWorkflow
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,13 +52,9 @@ def chromium() -> Path:
 
 
 async def case_awaiting_assessment(client: Client, settings: Settings, ref: str) -> Handle:
-    """Initial warning, then formal warning, then a third incident: a manager's assessment."""
-    handle = await report(client, settings, incident(ref))
-    await decide(handle, "initial_warning", "issued", "officer", method="letter")
-    await report(client, settings, incident(ref))
-    await decide(handle, "formal_warning", "issued", "officer")
-    await report(client, settings, replace(incident(ref), description=MARKED_UP))
-    return handle
+    """Initial warning, formal warning, then two more incidents: a manager's assessment."""
+    last = replace(incident(ref), description=MARKED_UP)
+    return await climb_to_assessment(client, settings, ref, last)
 
 
 async def test_a_manager_decides_an_assessment_in_the_browser(
@@ -66,6 +70,8 @@ async def test_a_manager_decides_an_assessment_in_the_browser(
     from playwright.async_api import async_playwright
 
     ref = new_ref("INBOX")
+    # The customer's details are on file, so every warning letter can be addressed.
+    await stack_records.upsert_customer(ref, datetime.now(UTC), email=f"{ref.lower()}@example.org")
     handle = await case_awaiting_assessment(client, settings, ref)
     task = await open_task(handle, "behaviour_assessment")
 
@@ -74,7 +80,7 @@ async def test_a_manager_decides_an_assessment_in_the_browser(
         return (
             await stack_records.get_task(task.task_id) is not None
             and case is not None
-            and len(await stack_records.incidents(case.case_key)) == 3
+            and len(await stack_records.incidents(case.case_key)) == 4
         )
 
     await eventually(stored_with_incidents)
@@ -137,7 +143,10 @@ async def test_a_manager_decides_an_assessment_in_the_browser(
             response = await invalid.value
             assert response is not None and response.status == 422
             summary = await page.get_by_role("alert").inner_text()
-            assert "There is a problem" in summary and "Reason: this cannot be empty" in summary
+            assert (
+                "There is a problem" in summary
+                and "Internal note (reason): this cannot be empty" in summary
+            )
             assert "Levels of contact: this cannot be empty" in summary
             assert "this cannot be empty" in await page.locator("#reason-error").inner_text()
             assert await page.locator("#factors-language-error").is_visible()
@@ -152,7 +161,9 @@ async def test_a_manager_decides_an_assessment_in_the_browser(
             await page.get_by_label("The customer's needs and circumstances").fill(
                 "no known support needs; asked and none disclosed"
             )
-            await page.get_by_label("Reason").fill("Persistent despite two warnings.")
+            await page.get_by_label("Internal note (reason)").fill(
+                "Persistent despite two warnings."
+            )
             await page.get_by_role("button", name="Record decision").click()
             await page.wait_for_url(f"{api_url}/inbox?done={task.task_id}")
             confirmation = await page.get_by_role("status").inner_text()
@@ -202,8 +213,14 @@ async def test_signing_in_sets_the_cookie_and_signing_out_clears_it(
         set_cookie = good.headers["set-cookie"].lower()
         assert "httponly" in set_cookie and "samesite=lax" in set_cookie and "path=/" in set_cookie
         assert (await http.get("/inbox")).status_code == 200
+        token = http.cookies["ucb_token"]
         out = await http.post("/inbox/sign-out")
         assert out.status_code == 303 and "ucb_token" not in http.cookies
+        assert (await http.get("/inbox")).status_code == 303
+        # Signing out revoked the token itself: a copy of it opens nothing.
+        copied = await http.get("/v1/tasks", headers={"Authorization": f"Bearer {token}"})
+        assert copied.status_code == 401 and "revoked" in copied.text
+        http.cookies.set("ucb_token", token)
         assert (await http.get("/inbox")).status_code == 303
 
 
@@ -215,3 +232,42 @@ async def test_a_contractor_gets_403(api_url: str, token_for: Callable[..., str]
             assert response.status_code == 403, path
             assert "text/html" in response.headers["content-type"]
             assert "You cannot use the inbox" in response.text
+
+
+async def test_a_form_posted_from_elsewhere_decides_nothing_and_the_cookie_is_no_api_key(
+    api_url: str,
+    worker: Worker,
+    client: Client,
+    settings: Settings,
+    stack_records: Records,
+    token_for: Callable[..., str],
+) -> None:
+    ref = new_ref("CSRF")
+    await stack_records.upsert_customer(ref, datetime.now(UTC), email=f"{ref.lower()}@example.org")
+    handle = await case_awaiting_assessment(client, settings, ref)
+    task = await open_task(handle, "behaviour_assessment")
+
+    async def stored() -> bool:
+        return await stack_records.get_task(task.task_id) is not None
+
+    await eventually(stored)
+    manager = {"ucb_token": token_for("manager", user="manager-mo")}
+    decision = {
+        "outcome": "unacceptable",
+        "reason": "Forged",
+        "factors.instances": "3",
+        "factors.contact_levels": "x",
+        "factors.language": "x",
+        "factors.needs_and_circumstances": "x",
+    }
+    async with httpx.AsyncClient(base_url=api_url, cookies=manager) as http:
+        # A page on another site can make the browser post the form with the cookie...
+        forged = await http.post(f"/inbox/tasks/{task.task_id}", data=decision)
+        assert forged.status_code == 403 and "cannot be used" in forged.text
+        wrong = await http.post(f"/inbox/tasks/{task.task_id}", data={**decision, "csrf": "0" * 64})
+        assert wrong.status_code == 403
+        # ...and the cookie opens no door to the case API.
+        api = await http.get("/v1/tasks")
+        assert api.status_code == 401
+    row = await stack_records.get_task(task.task_id)
+    assert row is not None and row.status == "open"  # nothing was decided

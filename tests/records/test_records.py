@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from alembic.autogenerate import compare_metadata
@@ -13,7 +14,7 @@ from policy.categories import Category, Channel
 from records.db import make_engine
 from records.migrate import alembic_config
 from records.models import Base, Letter
-from records.repository import Records
+from records.repository import ApiCall, Records
 from workflows.messages import IncidentReport, OpenCase
 
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
@@ -39,6 +40,8 @@ def _incident(incident_id: str = "i-1") -> IncidentReport:
         description="Shouted at the officer",
         reported_by="officer-1",
         reported_at=NOW,
+        submitted_by="crm-service",
+        submitted_role="case_system",
     )
 
 
@@ -95,7 +98,15 @@ async def test_incident_recorded_once_with_its_audit_row(records: Records) -> No
     assert [i.incident_id for i in incidents] == ["i-1"]
     assert incidents[0].occurred_at == NOW - timedelta(hours=1)  # aware UTC round trip
     trail = await records.audit_trail(case.case_key)
-    assert [(a.action, a.actor) for a in trail] == [("incident_reported", "officer-1")]
+    # The actor is who submitted it (their token); who the body says reported it is data.
+    assert [(a.action, a.actor, a.role) for a in trail] == [
+        ("incident_reported", "crm-service", "case_system")
+    ]
+    assert trail[0].details["reported_by"] == "officer-1"
+    unsigned = replace(_incident("i-2"), submitted_by=None, submitted_role=None)
+    await records.record_incidents(case.case_key, "batch-3", [unsigned])
+    trail = await records.audit_trail(case.case_key)
+    assert (trail[-1].actor, trail[-1].role) == ("temporal-signal", "temporal-signal")
 
 
 async def test_letter_saved_once_and_delivery_audited_once(records: Records) -> None:
@@ -137,3 +148,24 @@ async def test_customer_upsert_keeps_fields_not_given(records: Records) -> None:
         "pat@example.org",
         "1 High St",
     )
+
+
+async def test_intake_rows_never_handed_to_a_case_are_withdrawn_and_audited(
+    records: Records,
+) -> None:
+    call = ApiCall("crm", "case_system", "POST /v1/incidents", 202, {}, NOW)
+    for incident_id in ("lost", "signalled", "attached"):
+        await records.receive_incident(_incident(incident_id), None, call)
+    await records.incident_signalled("signalled")
+    await records.incident_signalled("attached")
+    case = await records.open_case(_open("run-w"))
+    assert await records.record_incidents(case.case_key, "b", [_incident("attached")]) == [
+        "attached"
+    ]
+    # Not yet past the grace period: nothing goes.
+    assert await records.withdraw_unsignalled(NOW - timedelta(seconds=1)) == []
+    assert await records.withdraw_unsignalled(NOW + timedelta(seconds=1)) == ["lost"]
+    assert await records.withdraw_unsignalled(NOW + timedelta(seconds=1)) == []
+    trail, _total = await records.audit_events(actor="system")
+    assert [row.action for row in trail] == ["incident_withdrawn"]
+    assert len(await records.incidents(case.case_key)) == 1

@@ -38,6 +38,7 @@ BASE = ProposedDecision(
     reference=None,
     factors=None,
     reasonable_adjustments="none needed",
+    customer_reason="You contacted us many times after our formal warning.",
 )
 AUTH = facts(TaskKind.PROTOCOL_AUTHORISATION, "head_of_service")
 

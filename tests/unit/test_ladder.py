@@ -10,18 +10,7 @@ from policy.categories import Category, Channel
 from policy.ladder import LadderFacts, derive_stage, plan_after_incident, review_period_problem
 from policy.tasks import Role, TaskKind, decider_role, escalation_role
 
-NEW = LadderFacts(
-    category=Category.UNREASONABLE_PERSISTENCE,
-    channel=Channel.EMAIL,
-    warned_by_officer=None,
-    immediate_action_requested=False,
-    initial_warning_given=False,
-    formal_warning_given=False,
-    protocol_in_force=False,
-    direct_contact_ended=False,
-    abusive_notice_sent=False,
-    open_kinds=frozenset(),
-)
+NEW = LadderFacts(Category.UNREASONABLE_PERSISTENCE, Channel.EMAIL)  # the first round
 
 
 def test_ladder_initial_then_formal_then_assessment() -> None:
@@ -52,7 +41,7 @@ def test_protocol_in_force_records_without_climbing() -> None:
 
 
 @pytest.mark.parametrize("category", [Category.PHYSICAL_VIOLENCE, Category.THREAT_OF_VIOLENCE])
-def test_violence_flags_ends_direct_contact_and_goes_to_police_and_tenancy(
+def test_first_round_violence_ended_direct_contact_at_once(
     category: Category,
 ) -> None:
     plan = plan_after_incident(replace(NEW, category=category, channel=Channel.IN_PERSON))

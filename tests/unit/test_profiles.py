@@ -22,10 +22,14 @@ def test_magna_review_period_spans_three_to_twelve_months() -> None:
     assert durations.review_period_max == SIX_MONTHS * 2
 
 
-def test_magna_offers_referral_and_mediation_housing_solutions_does_not() -> None:
+def test_both_profiles_offer_referral_and_mediation_hs_allows_one_appeal() -> None:
     magna, hs = load_profile("magna"), load_profile("housing_solutions")
     assert (magna.referral_with_consent, magna.mediation) == (True, True)
-    assert (hs.referral_with_consent, hs.mediation) == (False, False)
+    # HS 6.5.4: "support mechanisms, mediation or advocacy"; 6.5.5 "one further assessment".
+    assert (hs.referral_with_consent, hs.mediation) == (True, True)
+    assert (hs.appeals_per_restriction, magna.appeals_per_restriction) == (1, 0)
+    assert "single_point_of_contact" in hs.protocol_must_include
+    assert magna.protocol_must_include == ()
 
 
 @pytest.mark.parametrize("name", PROFILE_NAMES)

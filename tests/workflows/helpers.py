@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from policy.categories import Category, Channel
 from policy.protocol import AssessmentFactors, ProtocolTerms
@@ -24,6 +25,7 @@ TERMS = ProtocolTerms(
     contact_methods=["letter", "email"],
     single_point_of_contact="the Customer Relations Manager",
     contact_times="one email a week, answered on Mondays",
+    topics="the repair to the kitchen and the rent account",
 )
 FACTORS = AssessmentFactors(
     instances=14,
@@ -61,12 +63,56 @@ async def report(client: Client, settings: Settings, report: IncidentReport) -> 
     return await report_incident(client, settings, report)
 
 
-async def state_when(handle: Handle, check: Any, within: float = 30) -> CaseState:
-    async def probe() -> CaseState | None:
-        state = await handle.query(CaseWorkflow.state)
-        return state if check(state) else None
+def assert_everything_in_force_is_reviewed(state: CaseState) -> CaseState:
+    """Every restriction and every risk flag in force has a review date (no exception)."""
+    restriction = state.protocol
+    if restriction is not None:
+        assert restriction.kind in {"protocol", "immediate_action", "direct_contact_ended"}
+        assert restriction.next_review_at > restriction.authorised_at, restriction
+    if state.direct_contact_ended:
+        assert restriction is not None and restriction.kind == "direct_contact_ended", state
+    if state.risk_flag:
+        assert state.risk_flag_review_at is not None, "a risk flag without a review date"
+    return state
 
-    return await eventually(probe, within=within)
+
+async def workflow_task_failures(handle: Handle) -> list[str]:
+    """Why the case's workflow tasks failed or timed out, from its history (diagnostics)."""
+    failures = []
+    async for event in handle.fetch_history_events():
+        if event.HasField("workflow_task_failed_event_attributes"):
+            failed = event.workflow_task_failed_event_attributes
+            failures.append(f"failed: {failed.failure.message}")
+        elif event.HasField("workflow_task_timed_out_event_attributes"):
+            failures.append("timed out")
+    return failures
+
+
+async def state_when(handle: Handle, check: Any, within: float = 30) -> CaseState:
+    """The case's state once ``check`` holds; every state seen keeps the review invariant.
+
+    While the server retries a failed or timed-out workflow task it refuses queries; that
+    is waited out here (Temporal retries the task), and a case that never recovers fails
+    the test with the reasons its tasks failed."""
+    refused: list[str] = []
+
+    async def probe() -> CaseState | None:
+        try:
+            state = await handle.query(CaseWorkflow.state)
+        except RPCError as err:
+            if "Workflow Task in failed state" not in err.message:
+                raise
+            refused.append(err.message)
+            return None
+        return state if check(assert_everything_in_force_is_reviewed(state)) else None
+
+    try:
+        return await eventually(probe, within=within)
+    except AssertionError as err:
+        if not refused:
+            raise
+        reasons = await workflow_task_failures(handle)
+        raise AssertionError(f"{err}; queries refused {len(refused)} times: {reasons}") from err
 
 
 async def open_task(handle: Handle, kind: str, within: float = 30) -> Task:
@@ -84,10 +130,29 @@ async def decide(
         outcome=outcome,
         decided_by=by or f"{role}-1",
         role=role,
-        reason=f"{kind} {outcome}: reasons recorded in the test",
-        **fields,
+        **{
+            "reason": f"{kind} {outcome}: internal note recorded in the test",
+            "customer_reason": f"Customer words: {kind} {outcome}.",
+            **fields,
+        },
     )
-    return await handle.execute_update(CaseWorkflow.decide, decision, id=task.task_id)
+    state = await handle.execute_update(CaseWorkflow.decide, decision, id=task.task_id)
+    return assert_everything_in_force_is_reviewed(state)
+
+
+async def climb_to_assessment(
+    client: Client, settings: Settings, ref: str, last: IncidentReport | None = None
+) -> Handle:
+    """Initial warning, formal warning, then two more incidents (HS 6.5.3: one alone does
+    not warrant an assessment): a manager's behaviour assessment is open."""
+    handle = await report(client, settings, incident(ref))
+    await decide(handle, "initial_warning", "issued", "officer", method="letter")
+    await report(client, settings, incident(ref))
+    await decide(handle, "formal_warning", "issued", "officer")
+    await report(client, settings, incident(ref))
+    await report(client, settings, last or incident(ref))
+    await open_task(handle, "behaviour_assessment")
+    return handle
 
 
 async def authorise(handle: Handle, **fields: Any) -> CaseState:

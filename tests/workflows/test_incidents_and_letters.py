@@ -54,19 +54,23 @@ async def test_warning_already_given_in_person_counts_as_the_initial_warning(
     client: Client, worker: Worker, settings: Settings, stack_records: Records
 ) -> None:
     ref = new_ref()
+    await stack_records.upsert_customer(ref, datetime.now(UTC), email=f"{ref.lower()}@example.org")
     handle = await report(
         client,
         settings,
         incident(ref, Category.VERBAL_ABUSE, Channel.PHONE, warned_by_officer="phone"),
     )
-    state = await state_when(handle, lambda s: s.initial_warning_given)
-    assert state.risk_flag, "Appendix 1: a one-off abusive incident raises the red flag"
-    assert state.open_tasks == [] and state.letters == []
+    state = await state_when(handle, lambda s: s.initial_warning_given and bool(s.letters))
+    # HS 6.5.1: it counts as the initial warning, and it is confirmed in writing (once).
+    assert [x.kind for x in state.letters] == ["initial_warning"]
     assert state.stage == "initial_warning"
+    # Verbal abuse: the officer decides on a police report, a manager on the risk flag.
+    assert not state.risk_flag
+    assert sorted(t.kind for t in state.open_tasks) == ["police_report", "risk_flag_decision"]
     case = await stack_records.latest_case(ref)
-    assert case is not None and case.risk_flag
+    assert case is not None and not case.risk_flag
     actions = [a.action for a in await stack_records.audit_trail(case.case_key)]
-    assert "initial_warning_issued" in actions and "risk_flag_set" in actions
+    assert "initial_warning_issued" in actions and "risk_flag_set" not in actions
 
 
 async def test_abusive_email_gets_the_abusive_correspondence_notice_by_post_without_email(
@@ -79,7 +83,9 @@ async def test_abusive_email_gets_the_abusive_correspondence_notice_by_post_with
     handle = await report(client, settings, incident(ref, Category.VERBAL_ABUSE, Channel.EMAIL))
     state = await state_when(handle, lambda s: bool(s.letters))
     assert [(x.kind, x.delivery) for x in state.letters] == [("abusive_correspondence", "post")]
-    assert state.risk_flag
+    # The notice tells them in writing: it is the initial warning (one letter, no task).
+    assert state.initial_warning_given
+    assert "initial_warning" not in [t.kind for t in state.open_tasks]
     await report(client, settings, incident(ref, Category.VERBAL_ABUSE, Channel.EMAIL))
     state = await state_when(handle, lambda s: s.incident_count == 2)
     assert len(state.letters) == 1, "one notice per case, not one per email"

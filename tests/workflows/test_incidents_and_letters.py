@@ -60,7 +60,11 @@ async def test_warning_already_given_in_person_counts_as_the_initial_warning(
         settings,
         incident(ref, Category.VERBAL_ABUSE, Channel.PHONE, warned_by_officer="phone"),
     )
-    state = await state_when(handle, lambda s: s.initial_warning_given and bool(s.letters))
+    # The stage is derived at the end of the pass that gave the warning: wait for both.
+    state = await state_when(
+        handle,
+        lambda s: s.initial_warning_given and bool(s.letters) and s.stage != "open",
+    )
     # HS 6.5.1: it counts as the initial warning, and it is confirmed in writing (once).
     assert [x.kind for x in state.letters] == ["initial_warning"]
     assert state.stage == "initial_warning"

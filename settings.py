@@ -7,22 +7,46 @@ file). Workflows never read settings: what a case needs is snapshotted into its 
 from __future__ import annotations
 
 import base64
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from limits import parse_many
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-not-for-production-use"  # noqa: S105 - refused in production
 PLACEHOLDER_SECRETS = frozenset(
     {"", "change-me", "changeme", "dev-only-secret", "secret", DEV_SECRET}
 )
-# Development-only payload key (32 bytes, base64); production refuses it.
-DEV_CODEC_KEYS = {"dev-1": "ZGV2LW9ubHktcGF5bG9hZC1rZXktbm90LWZvci1wcmQ="}
+# Development-only payload keys (32 bytes, base64); production refuses them. "dev-1"
+# encrypted payloads before they were bound to their workflow; "dev-2" binds them.
+DEV_CODEC_KEYS = {
+    "dev-1": "ZGV2LW9ubHktcGF5bG9hZC1rZXktbm90LWZvci1wcmQ=",
+    "dev-2": "ZGV2LW9ubHktYm91bmQtcGF5bG9hZC1rZXktMi1wcmQ=",
+}
 # A random secret of 32 characters has far more distinct characters than this.
 MIN_DISTINCT_SECRET_CHARS = 12
 MIN_DISTINCT_KEY_BYTES = 16
+
+
+def _rate_limit(value: str) -> str:
+    """A ``limits`` rate-limit string ("60/minute", "10/minute;100/hour"), checked now."""
+    parse_many(value)
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(_rate_limit)]
+
+
+def _address_or_network(value: str) -> str:
+    """An IP address or network ("10.0.0.5", "10.0.0.0/8"); nothing else is trusted."""
+    ipaddress.ip_network(value, strict=False)
+    return value
+
+
+AddressOrNetwork = Annotated[str, AfterValidator(_address_or_network)]
 
 
 def weak_secret_problem(secret: str) -> str | None:
@@ -44,7 +68,7 @@ def weak_codec_key_problem(key_id: str, encoded: str) -> str | None:
         raw = base64.b64decode(encoded, validate=True)
     except ValueError:
         return f"{key_id}: not base64"
-    if encoded in DEV_CODEC_KEYS.values():
+    if raw in {base64.b64decode(dev) for dev in DEV_CODEC_KEYS.values()}:
         return f"{key_id}: the development key"
     if len(raw) != 32:
         return f"{key_id}: {len(raw)} bytes, not 32"
@@ -116,6 +140,16 @@ class Settings(BaseSettings):
     # two) is withdrawn after this many seconds by the worker's sweep.
     intake_grace_seconds: int = Field(default=600, gt=0)
 
+    # Retention (policy/retention.py, README "Retention"): an episode's personal data is
+    # removed this many days after the case is set aside (12 months after it closed);
+    # UCB_RETENTION_SECONDS overrides the days (tests and demos). The Temporal Schedule
+    # runs the purge every UCB_RETENTION_INTERVAL_SECONDS, at most UCB_RETENTION_BATCH
+    # episodes a run.
+    retention_days: int = Field(default=1826, gt=0)
+    retention_seconds: int | None = Field(default=None, gt=0)
+    retention_interval_seconds: int = Field(default=86_400, gt=0)
+    retention_batch: int = Field(default=100, gt=0)
+
     # Policy
     policy_profile: Literal["housing_solutions", "magna"] = "housing_solutions"
     # Seconds for any profile duration, e.g. UCB_DURATIONS='{"review_period_default": 10}'
@@ -127,11 +161,14 @@ class Settings(BaseSettings):
     # A claim on a task lapses after this long (a shift); a role it escalated to may take
     # it over at any time.
     claim_seconds: int = Field(default=8 * 3600, gt=0)
+    # How long a recorded break-glass reason opens a case one is not involved in (a shift;
+    # at most a week).
+    break_glass_seconds: int = Field(default=8 * 3600, gt=0, le=7 * 24 * 3600)
     update_timeout_seconds: float = Field(default=10.0, gt=0)
     # Payload encryption: key id -> base64 of 32 random bytes; the active key encrypts,
     # every listed key decrypts (rotation: add a key, make it active, keep the old one).
     codec_keys: dict[str, str] = Field(default_factory=lambda: dict(DEV_CODEC_KEYS))
-    codec_active_key: str = "dev-1"
+    codec_active_key: str = "dev-2"
     # Origins allowed to call the codec endpoint from a browser (the Temporal UI); CORS
     # applies to the codec endpoint only.
     codec_cors_origins: list[str] = Field(default_factory=list)
@@ -139,6 +176,19 @@ class Settings(BaseSettings):
     # 10,000 characters of description, is well under 0.2 MB as JSON).
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     codec_max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    # Rate limits (api/ratelimit.py), "N/second|minute|hour|day", several joined by ";":
+    # intake and inbox sign-in per verified token subject, and separately per client
+    # address. Counters live in UCB_RATE_LIMIT_STORAGE (a `limits` storage URI); the
+    # default keeps them in the process, so several API processes each count on their own.
+    rate_limit_intake: RateLimit = "60/minute"
+    rate_limit_intake_per_address: RateLimit = "120/minute"
+    rate_limit_sign_in: RateLimit = "10/minute"
+    rate_limit_sign_in_per_address: RateLimit = "30/minute"
+    rate_limit_storage: str = "async+memory://"
+    # Addresses or networks of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto
+    # are believed (client address for rate limits; HTTPS for the Secure cookie). Forwarded
+    # headers from any other peer are ignored.
+    trusted_proxies: list[AddressOrNetwork] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _derive_paths_and_refuse_placeholders(self) -> Settings:
@@ -182,6 +232,11 @@ class Settings(BaseSettings):
     def post_room(self) -> Path:
         assert self.post_room_dir is not None
         return self.post_room_dir
+
+    @property
+    def retention_period_seconds(self) -> int:
+        """How long after a case is set aside its personal data is kept."""
+        return self.retention_seconds or self.retention_days * 86_400
 
 
 @lru_cache

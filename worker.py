@@ -7,18 +7,24 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.cases import CaseActivities
+from activities.retention import RetentionActivities
 from letters.deliver import MailConfig
 from letters.render import LandlordContacts
+from policy.retention import describe_period, namespace_retention_days
 from records.db import make_engine, make_sessionmaker
 from records.repository import Records
 from settings import Settings, get_settings
+from starter.retention import apply_namespace_retention, ensure_retention_schedule
 from starter.temporal import connect
 from workflows.case import CaseWorkflow
 from workflows.letter import LetterWorkflow
+from workflows.retention import RetentionWorkflow
+from workflows.retention_api import RetentionInput
 
 
 def mail_config(settings: Settings) -> MailConfig:
@@ -47,6 +53,7 @@ PURE_MODULES = (
     "workflows.ids",
     "workflows.search_attributes",
     "workflows.activity_api",
+    "workflows.retention_api",
 )
 
 
@@ -70,11 +77,24 @@ def build_worker(
         complaints_contact=settings.complaints_contact,
         ombudsman_contact=settings.ombudsman_contact,
     )
-    activities = CaseActivities(records, mail_config(settings), settings.landlord_name, contacts)
+    activities = CaseActivities(
+        records,
+        mail_config(settings),
+        settings.landlord_name,
+        contacts,
+        retention_period=describe_period(settings.retention_period_seconds),
+    )
+    retention = RetentionActivities(
+        records,
+        client,
+        settings.outbox,
+        settings.post_room,
+        RetentionInput(settings.retention_period_seconds, settings.retention_batch),
+    )
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CaseWorkflow, LetterWorkflow],
+        workflows=[CaseWorkflow, LetterWorkflow, RetentionWorkflow],
         workflow_runner=workflow_runner(),
         workflow_failure_exception_types=[Exception] if strict else [],
         activities=[
@@ -90,6 +110,12 @@ def build_worker(
             activities.draft_letter,
             activities.deliver_letter,
             activities.readdress_letter,
+            retention.retention_settings,
+            retention.list_set_aside_episodes,
+            retention.purge_episode_copies,
+            retention.purge_episode_runs,
+            retention.purge_episode_records,
+            retention.record_retention_run,
         ],
     )
 
@@ -103,12 +129,32 @@ async def main() -> None:
     records = Records(make_sessionmaker(engine))
     worker = build_worker(client, settings, records)
     logging.getLogger(__name__).info("worker polling task queue %s", settings.task_queue)
+    await ensure_retention_schedule(client, settings, records)
+    await set_namespace_retention(client, settings)
     sweep = asyncio.create_task(sweep_unsignalled_incidents(records, settings))
     try:
         await worker.run()
     finally:
         sweep.cancel()
         await engine.dispose()
+
+
+async def set_namespace_retention(client: Client, settings: Settings) -> None:
+    """Keep closed workflow runs as long as the records keep an episode's personal data
+    after it is set aside (README "Retention"); a namespace the worker may not change is
+    left for operators to set, with a warning."""
+    log = logging.getLogger(__name__)
+    try:
+        kept = await apply_namespace_retention(client, settings)
+    except RPCError as error:
+        log.warning(
+            "namespace retention not set (%s): set it to %d days with "
+            "`temporal operator namespace update --retention`",
+            error.status.name if error.status else "error",
+            namespace_retention_days(settings.retention_period_seconds),
+        )
+        return
+    log.info("namespace %s keeps closed runs for %s", client.namespace, kept)
 
 
 async def sweep_unsignalled_incidents(records: Records, settings: Settings) -> None:

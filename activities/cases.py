@@ -26,6 +26,7 @@ from letters.deliver import (
 )
 from letters.render import (
     DEFAULT_CONTACTS,
+    DEFAULT_RETENTION_PERIOD,
     LandlordContacts,
     RenderedLetter,
     letter_context,
@@ -66,7 +67,9 @@ class CaseActivities(CaseActivityApi):
         mail: MailConfig,
         landlord_name: str,
         contacts: LandlordContacts = DEFAULT_CONTACTS,
+        retention_period: str = DEFAULT_RETENTION_PERIOD,
     ) -> None:
+        self._retention_period = retention_period
         self._records = records
         self._mail = mail
         self._landlord_name = landlord_name
@@ -203,6 +206,7 @@ class CaseActivities(CaseActivityApi):
                     contacts=self._contacts,
                     now=now,
                     copy_sent_to=_advocate_words(support) if copy else None,
+                    retention_period=self._retention_period,
                 ),
             )
         except Exception as exc:  # a template fault: retrying cannot help

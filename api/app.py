@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -12,11 +13,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import faults
 from api.casework import Problem
 from api.deps import TemporalGateway
 from api.edges import CODEC_PREFIX, BodyLimit, CodecCORS
+from api.ratelimit import RateLimits
 from api.routes import (
     audit,
     cases,
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Durable case management for Unacceptable Customer Behaviour policies.",
         lifespan=lifespan,
     )
+    app.state.rate_limits = RateLimits(settings)
     if settings.codec_cors_origins:
         app.add_middleware(CodecCORS, origins=settings.codec_cors_origins)
     routers = (
@@ -85,6 +89,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limit=settings.max_body_bytes,
         limits={CODEC_PREFIX: settings.codec_max_body_bytes},
     )
+    # Outermost of all: the client's address and scheme, from X-Forwarded-For/-Proto only
+    # when the peer is a trusted proxy (run uvicorn with --no-proxy-headers: this decides).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     return app
 
 
@@ -117,12 +124,15 @@ async def _problem_response(request: Request, problem: Problem) -> JSONResponse:
 
 CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Reads of a case's personal data are audited too (who looked, when, at what).
+_PATH_CONVERTER = re.compile(r"\{(\w+):[^}]+\}")
 AUDITED_READS = frozenset(
     {
         "GET /v1/cases/{customer_ref}",
         "GET /v1/cases/{customer_ref}/state",
         "GET /v1/letters/{letter_id}",
         "GET /v1/audit",
+        "GET /v1/cases/{customer_ref}/audit/export",
+        "GET /inbox/tasks/{task_id}",
         "POST /codec/decode",
     }
 )
@@ -144,7 +154,8 @@ async def _audit_changes(
     """
     response = await call_next(request)
     route = request.scope.get("route")
-    template = getattr(route, "path", request.url.path)
+    # As OpenAPI names the route: "/v1/letters/{letter_id}", not "{letter_id:path}".
+    template = _PATH_CONVERTER.sub(r"{\1}", getattr(route, "path", request.url.path))
     change = request.method in CHANGING_METHODS and request.url.path.startswith("/v1/")
     if not change and f"{request.method} {template}" not in AUDITED_READS:
         return response
@@ -158,8 +169,10 @@ async def _audit_changes(
                 role=principal.role_names if principal else "none",
                 action=f"{request.method} {template}",
                 outcome=response.status_code,
-                details={"path": request.url.path},
+                # A case read names its episode and the basis of the access (api/access.py).
+                details={"path": request.url.path, **getattr(request.state, "audit_details", {})},
                 at=datetime.now(UTC),
+                case_key=getattr(request.state, "audit_case_key", None),
             )
         )
     except Exception as error:

@@ -131,6 +131,7 @@ def build_children(settings: Settings) -> list[Child]:
                 str(settings.api_port),
                 "--log-level",
                 "warning",
+                "--no-proxy-headers",  # forwarded headers: the app trusts UCB_TRUSTED_PROXIES only
             ],
             env,
             ready=partial(port_open, settings.api_host, settings.api_port),

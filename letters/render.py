@@ -57,6 +57,9 @@ class LandlordContacts:
 
 # The development defaults, for activities built without the deployment's settings.
 DEFAULT_CONTACTS = LandlordContacts()
+# How long a case's details are kept after it is set aside, as the closed-case letter
+# words it (``UCB_RETENTION_DAYS`` by policy.retention.describe_period; its default).
+DEFAULT_RETENTION_PERIOD = "5 years"
 
 
 def letter_context(
@@ -69,6 +72,7 @@ def letter_context(
     contacts: LandlordContacts,
     now: datetime,
     copy_sent_to: str | None = None,
+    retention_period: str = DEFAULT_RETENTION_PERIOD,
 ) -> dict[str, Any]:
     """Everything a letter template sees: the addressee, the landlord and its contacts,
     the date, then the words the workflow ``sent`` (policy.outcomes' plan merged over
@@ -82,6 +86,7 @@ def letter_context(
         "letter_date": now.strftime("%d %B %Y"),
         # The customer's copy of a letter sent to their advocate names the advocate.
         "copy_sent_to": copy_sent_to or "",
+        "retention_period": retention_period,
         **sent,
     }
 

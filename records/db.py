@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import event
@@ -11,6 +12,21 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+
+class _DropDebug(logging.Filter):
+    """Drops DEBUG records: aiosqlite logs every statement with its parameters at DEBUG,
+    and SQLAlchemy every result row (``hide_parameters`` does not cover rows)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+# Personal data never reaches the logs, whatever level the logging configuration sets.
+_DROP_DEBUG = _DropDebug()
+for _name in ("aiosqlite", "sqlalchemy.engine.Engine"):
+    if _DROP_DEBUG not in logging.getLogger(_name).filters:
+        logging.getLogger(_name).addFilter(_DROP_DEBUG)
 
 
 def make_engine(database_url: str) -> AsyncEngine:

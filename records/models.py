@@ -84,6 +84,8 @@ class Case(Base):
     direct_contact_ended: Mapped[bool] = mapped_column(default=False)
     # Violence or a threat: staff-safety measures until a Director decides (HS 6.3.1).
     interim_measures: Mapped[bool] = mapped_column(default=False)
+    # When the retention schedule removed the episode's personal data (policy.retention).
+    purged_at: Mapped[datetime | None] = mapped_column()
 
 
 class Incident(Base):

@@ -13,7 +13,9 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from policy.access import BreakGlass, Involvement, OpenTaskSeat
 from policy.protocol import arrangements
+from policy.retention import SetAsideEpisode, skeleton_details
 from records.models import (
     AuditEvent,
     Case,
@@ -37,6 +39,7 @@ from workflows.messages import (
     SupersedeTask,
     UpdateCaseRecord,
 )
+from workflows.retention_api import RETENTION_ACTOR, PurgedRecords
 
 
 class TaskClaimConflict(Exception):
@@ -146,6 +149,11 @@ class Records:
             case.direct_contact_ended = update.direct_contact_ended
             case.interim_measures = update.interim_measures
             case.updated_at = update.at
+
+    async def get_case(self, case_key: str) -> Case | None:
+        """One case episode by its key."""
+        async with self._sessions() as session:
+            return await session.get(Case, case_key)
 
     async def latest_case(self, customer_ref: str) -> Case | None:
         """The customer's most recent case episode."""
@@ -775,6 +783,103 @@ class Records:
             )
             return rows.all(), int(total or 0)
 
+    # need-to-know ----------------------------------------------------------------
+    async def case_involvement(self, case_key: str) -> Involvement:
+        """Who is involved in a case episode, where its open tasks sit, and the
+        break-glass reasons recorded on it (``policy.access.read_access`` decides)."""
+        async with self._sessions() as session:
+            case = await session.get(Case, case_key)
+            # An incident intake stored that its case has not recorded yet counts too.
+            waiting = (
+                (Incident.customer_ref == case.customer_ref) & Incident.case_key.is_(None)
+                if case is not None
+                else Incident.case_key == case_key
+            )
+            incidents = (
+                await session.execute(
+                    select(Incident.submitted_by, Incident.reported_by).where(
+                        or_(Incident.case_key == case_key, waiting)
+                    )
+                )
+            ).all()
+            tasks = (
+                await session.execute(
+                    select(
+                        Task.status, Task.role, Task.escalated_to, Task.claimed_by, Task.decided_by
+                    ).where(Task.case_key == case_key)
+                )
+            ).all()
+            events = (
+                await session.execute(
+                    select(AuditEvent.actor, AuditEvent.action, AuditEvent.details).where(
+                        AuditEvent.case_key == case_key
+                    )
+                )
+            ).all()
+        people: list[str | None] = []
+        for submitted_by, reported_by in incidents:
+            people += [submitted_by, reported_by]
+        for _, _, _, claimed_by, decided_by in tasks:
+            people += [claimed_by, decided_by]
+        glass: list[BreakGlass] = []
+        for actor, action, details in events:
+            if action == BREAK_GLASS:
+                expires = (details or {}).get("expires_at")
+                if isinstance(expires, str):
+                    glass.append(BreakGlass(actor, datetime.fromisoformat(expires)))
+            elif not action.startswith(NOT_INVOLVING_PREFIXES) and actor not in NOT_PEOPLE:
+                people.append(actor)
+        seats = [
+            OpenTaskSeat(role, escalated)
+            for status, role, escalated, *_ in tasks
+            if status == "open"
+        ]
+        return Involvement.of((p for p in people if p not in NOT_PEOPLE), seats, glass)
+
+    async def record_break_glass(
+        self, case_key: str, call: ApiCall, reason: str, expires_at: datetime
+    ) -> None:
+        """The recorded reason for opening a case one is not involved in (the audit row
+        is the grant: ``case_involvement`` reads it back)."""
+        async with self._sessions.begin() as session:
+            _audit(
+                session,
+                event_key=f"break_glass:{uuid.uuid4()}",
+                case_key=case_key,
+                actor=call.actor,
+                role=call.role,
+                action=BREAK_GLASS,
+                reason=reason,
+                details={
+                    **call.details,
+                    "status": call.outcome,
+                    "expires_at": expires_at.isoformat(),
+                },
+                at=call.at,
+            )
+
+    async def customer_case_keys(self, customer_ref: str) -> list[str]:
+        """Every case episode of a customer, oldest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Case.case_key)
+                .where(Case.customer_ref == customer_ref)
+                .order_by(Case.episode)
+            )
+            return list(rows)
+
+    async def audit_export(self, case_keys: Sequence[str]) -> Sequence[AuditEvent]:
+        """Every audit row of the given case episodes, oldest first (the auditor's export)."""
+        if not case_keys:
+            return []
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.case_key.in_(list(case_keys)))
+                .order_by(AuditEvent.id)
+            )
+            return rows.all()
+
     # audit ---------------------------------------------------------------------
     async def audit_trail(self, case_key: str) -> Sequence[AuditEvent]:
         """Every audit row for a case episode, in order."""
@@ -783,6 +888,185 @@ class Records:
                 select(AuditEvent).where(AuditEvent.case_key == case_key).order_by(AuditEvent.id)
             )
             return rows.all()
+
+    # retention -------------------------------------------------------------------
+    async def set_aside_episodes(self, before: datetime, limit: int) -> list[SetAsideEpisode]:
+        """Episodes set aside (audit ``case_set_aside``) at or before ``before`` and not
+        yet purged, oldest first."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Case.case_key, Case.workflow_id, AuditEvent.at)
+                .join(AuditEvent, AuditEvent.case_key == Case.case_key)
+                .where(
+                    AuditEvent.action == SET_ASIDE_ACTION,
+                    AuditEvent.at <= before,
+                    Case.purged_at.is_(None),
+                )
+                .order_by(AuditEvent.at, Case.case_key)
+                .limit(limit)
+            )
+            return [SetAsideEpisode(key, workflow_id, at) for key, workflow_id, at in rows]
+
+    async def episode_copies(self, case_key: str) -> EpisodeCopies:
+        """What identifies the episode's letters and notifications kept outside the records
+        (Message-ID keys and post-room files)."""
+        async with self._sessions() as session:
+            letters = (
+                await session.execute(
+                    select(Letter.letter_id, Letter.kind).where(Letter.case_key == case_key)
+                )
+            ).all()
+            tasks = (
+                await session.execute(
+                    select(Task.task_id, Task.escalations).where(Task.case_key == case_key)
+                )
+            ).all()
+        escalations = [
+            f"escalation:{task_id}:{level}"
+            for task_id, count in tasks
+            for level in range(1, (count or 0) + 1)
+        ]
+        return EpisodeCopies(
+            letters=[(letter_id, kind) for letter_id, kind in letters],
+            notification_keys=escalations,
+        )
+
+    async def purge_episode(
+        self, case_key: str, at: datetime, set_aside_at: datetime, retention_seconds: int
+    ) -> PurgedRecords:
+        """In one unit of work, remove the episode's personal data and keep its
+        pseudonymous skeleton (policy.retention): incident descriptions, letter bodies
+        and recipients, decision reasons and terms, task context, restriction terms and
+        the free text of its audit rows; the customer's contact and support details too
+        once no other episode of theirs keeps them (and no incident waits for a case).
+        Writes an ``episode_purged`` audit row; a second call changes nothing."""
+        async with self._sessions.begin() as session:
+            case = await session.get(Case, case_key, with_for_update=True)
+            if case is None:
+                raise LookupError(f"no case {case_key}")
+            if case.purged_at is not None:
+                return PurgedRecords(case_key=case_key, already_purged=True)
+            incidents = list(
+                await session.scalars(select(Incident).where(Incident.case_key == case_key))
+            )
+            for incident in incidents:
+                incident.description = ""
+                incident.reported_by = ""
+                incident.submitted_by = None
+            letters = list(await session.scalars(select(Letter).where(Letter.case_key == case_key)))
+            for letter in letters:
+                letter.recipient = None
+                letter.body_html = ""
+                letter.body_text = ""
+            tasks = list(await session.scalars(select(Task).where(Task.case_key == case_key)))
+            for task in tasks:
+                task.context = {}
+                task.reason = None
+                task.decision = None
+            for protocol in await session.scalars(
+                select(ProtocolRecord).where(ProtocolRecord.case_key == case_key)
+            ):
+                protocol.terms = {}
+                protocol.arrangements = []
+            audit_rows = list(
+                await session.scalars(select(AuditEvent).where(AuditEvent.case_key == case_key))
+            )
+            for row in audit_rows:
+                row.reason = None
+                row.details = skeleton_details(row.details or {})
+            customer_removed = await self._purge_customer_if_unused(session, case)
+            case.purged_at = at
+            summary = PurgedRecords(
+                case_key=case_key,
+                already_purged=False,
+                incidents=len(incidents),
+                letters=len(letters),
+                tasks=len(tasks),
+                audit_rows=len(audit_rows),
+                customer_details_removed=customer_removed,
+            )
+            _audit(
+                session,
+                event_key=f"{case_key}:purged",
+                case_key=case_key,
+                actor=RETENTION_ACTOR,
+                role="system",
+                action="episode_purged",
+                reason="the retention period after the case was set aside has run out",
+                details={
+                    "set_aside_at": set_aside_at.isoformat(),
+                    "retention_seconds": retention_seconds,
+                    "incidents": summary.incidents,
+                    "letters": summary.letters,
+                    "tasks": summary.tasks,
+                    "audit_rows": summary.audit_rows,
+                    "customer_details_removed": customer_removed,
+                },
+                at=at,
+            )
+        return summary
+
+    async def record_retention_event(
+        self, event_key: str, action: str, at: datetime, details: dict[str, object]
+    ) -> None:
+        """An audit row of the retention schedule (a run, or the schedule set), once per
+        event key."""
+        try:
+            async with self._sessions.begin() as session:
+                if await session.scalar(
+                    select(AuditEvent.id).where(AuditEvent.event_key == event_key)
+                ):
+                    return
+                _audit(
+                    session,
+                    event_key=event_key,
+                    case_key=None,
+                    actor=RETENTION_ACTOR,
+                    role="system",
+                    action=action,
+                    reason=None,
+                    details=details,
+                    at=at,
+                )
+        except IntegrityError:
+            return
+
+    @staticmethod
+    async def _purge_customer_if_unused(session: AsyncSession, case: Case) -> bool:
+        """Delete the customer's contact and support details, and the before/after values
+        of their audited detail changes, unless another episode not yet purged (or an
+        incident waiting for its case) still needs them."""
+        ref = case.customer_ref
+        other = await session.scalar(
+            select(Case.case_key)
+            .where(
+                Case.customer_ref == ref,
+                Case.case_key != case.case_key,
+                Case.purged_at.is_(None),
+            )
+            .limit(1)
+        )
+        waiting = await session.scalar(
+            select(Incident.incident_id)
+            .where(Incident.customer_ref == ref, Incident.case_key.is_(None))
+            .limit(1)
+        )
+        if other is not None or waiting is not None:
+            return False
+        for model in (Customer, CustomerSupport):
+            row = await session.get(model, ref)
+            if row is not None:
+                await session.delete(row)
+        changes = await session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.case_key.is_(None),
+                AuditEvent.action == CUSTOMER_CHANGE_ACTION,
+                AuditEvent.details["path"].as_string() == f"/v1/customers/{ref}",
+            )
+        )
+        for row in changes:
+            row.details = skeleton_details(row.details or {})
+        return True
 
 
 @dataclass(frozen=True)
@@ -795,13 +1079,21 @@ class ApiCall:
     outcome: int
     details: dict[str, object]
     at: datetime
+    # The case episode the call read or changed, when the route knows it.
+    case_key: str | None = None
+
+
+# The audit action of a recorded break-glass reason.
+BREAK_GLASS = "break_glass"
+# Audit rows that do not make their actor involved in a case: reads (and exports) of it.
+NOT_INVOLVING_PREFIXES = ("GET ", BREAK_GLASS)
 
 
 def _audit_api_call(session: AsyncSession, call: ApiCall) -> None:
     _audit(
         session,
         event_key=f"api:{uuid.uuid4()}",
-        case_key=None,
+        case_key=call.case_key,
         actor=call.actor,
         role=call.role,
         action=call.action,
@@ -830,11 +1122,28 @@ def _incident_row(
     )
 
 
+# The audit action of a case episode set aside after the 12-month rule (workflows.case).
+SET_ASIDE_ACTION = "case_set_aside"
+# The audit action of a change to a customer's details (before and after values).
+CUSTOMER_CHANGE_ACTION = "PUT /v1/customers/{customer_ref}"
+
+
+@dataclass(frozen=True)
+class EpisodeCopies:
+    """The keys of an episode's letters (id, kind) and staff notifications, by which the
+    copies outside the records are found."""
+
+    letters: list[tuple[str, str]]
+    notification_keys: list[str]
+
+
 # The details of a customer that intake and PUT /v1/customers may set.
 CUSTOMER_FIELDS = frozenset({"name", "email", "postal_address", "tenancy"})
 
 # The actor of an incident that reached its case without passing the API (no token).
 UNAUTHENTICATED = "temporal-signal"
+# Audit actors that are not people (never involved in a case by their rows).
+NOT_PEOPLE = frozenset({"system", "anonymous", UNAUTHENTICATED})
 
 
 def _audit_incident(session: AsyncSession, case_key: str, row: Incident) -> None:

@@ -35,6 +35,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REQUIRE_POSTGRES = os.environ.get("UCB_REQUIRE_POSTGRES") == "1"
 
+# Test traffic comes from one address and a few token subjects: far above any test's rate.
+UNTHROTTLED = "1000000/minute"
+
 # History events after which the dev server suggests continue-as-new (default 4 Ki):
 # low enough that a test with many incidents exercises continue-as-new.
 SUGGEST_CONTINUE_AS_NEW_AFTER = 400
@@ -143,6 +146,10 @@ def settings(tmp_path: Path, temporal_address: str, smtp_outbox: tuple[Path, int
         task_queue=f"ucb-test-{uuid.uuid4().hex[:8]}",
         smtp_host="127.0.0.1",
         smtp_port=smtp_port,
+        rate_limit_intake=UNTHROTTLED,
+        rate_limit_intake_per_address=UNTHROTTLED,
+        rate_limit_sign_in=UNTHROTTLED,
+        rate_limit_sign_in_per_address=UNTHROTTLED,
     )
 
 
@@ -198,7 +205,13 @@ async def api_url(settings: Settings, stack_records: Records) -> AsyncIterator[s
     """The API served by uvicorn on a free port, for real HTTP calls."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            proxy_headers=False,  # the app itself trusts only UCB_TRUSTED_PROXIES
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -167,7 +167,7 @@ def test_the_app_runs_the_expected_commands(services: dict[str, dict[str, Any]])
     assert _command(services["migrate"]) == ["alembic", "upgrade", "head"]
     assert _command(services["worker"]) == ["python", "worker.py"]
     assert _command(services["api"]) == shlex.split(
-        "uvicorn --factory api.app:create_app --host 0.0.0.0 --port 8000"
+        "uvicorn --factory api.app:create_app --host 0.0.0.0 --port 8000 --no-proxy-headers"
     )
     api_check = " ".join(services["api"]["healthcheck"]["test"])
     assert "python" in api_check and "http://127.0.0.1:8000/healthz" in api_check

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from api.access import (
+    BreakGlassIn,
+    BreakGlassOut,
+    CaseFoundOut,
+    CaseSearchOut,
+    break_glass_hint,
+    case_access,
+    note_case_read,
+    open_case_file,
+)
 from api.auth import CaseReader, Intake, Staff, StaffOnly
 from api.casework import case_state_out, log_appeal, record_support, request_risk_flag_review
 from api.decision_schemas import AppealIn, CaseStateOut, RiskFlagReviewIn, SupportIn
 from api.deps import RecordsDep, SettingsDep, TemporalDep
 from api.routes.tasks import task_out
 from api.schemas import AuditEntryOut, CaseOut, CustomerRef, IncidentOut, LetterOut
+from policy.access import Access
+from records.repository import ApiCall
 from starter.temporal import case_handle
 from workflows.case import CaseWorkflow
 from workflows.ids import case_workflow_id
@@ -22,12 +35,43 @@ from workflows.ids import case_workflow_id
 router = APIRouter(prefix="/v1", tags=["cases"])
 
 
+@router.get("/cases")
+async def find_case(
+    customer_ref: Annotated[CustomerRef, Query()],
+    principal: CaseReader,
+    records: RecordsDep,
+) -> CaseSearchOut:
+    """Whether the customer has a case. Staff involved in it see its stage and flag;
+    others see only that it exists, and how to open it (break glass)."""
+    case = await records.latest_case(customer_ref)
+    if case is None:
+        return CaseSearchOut(items=[])
+    decision = await case_access(records, principal, case.case_key)
+    found = CaseFoundOut(
+        customer_ref=customer_ref,
+        case_id=case.workflow_id,
+        open=case.closed_at is None,
+        access=decision.access.value,
+    )
+    if decision.full:
+        found.stage, found.risk_flag, found.opened_at = case.stage, case.risk_flag, case.opened_at
+    else:
+        found.how_to_open = break_glass_hint(customer_ref)
+    return CaseSearchOut(items=[found])
+
+
 @router.get("/cases/{customer_ref}")
 async def get_case(
-    customer_ref: CustomerRef, _: CaseReader, records: RecordsDep, client: TemporalDep
+    customer_ref: CustomerRef,
+    principal: CaseReader,
+    records: RecordsDep,
+    client: TemporalDep,
+    request: Request,
 ) -> CaseOut:
-    """The customer's current case: stage, flags, history, incidents, letters, open tasks."""
-    case = await records.latest_case(customer_ref)
+    """The customer's current case: stage, flags, history, incidents, letters, open tasks.
+
+    Need to know: staff not involved in the case get 403, saying how to break glass."""
+    case = await open_case_file(request, records, principal, customer_ref)
     if case is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no case for this customer reference")
     incidents, letters, tasks, trail = await asyncio.gather(
@@ -65,9 +109,19 @@ async def get_case(
 
 @router.get("/cases/{customer_ref}/state")
 async def get_live_state(
-    customer_ref: CustomerRef, _: CaseReader, client: TemporalDep
+    customer_ref: CustomerRef,
+    principal: CaseReader,
+    records: RecordsDep,
+    client: TemporalDep,
+    request: Request,
 ) -> CaseStateOut:
-    """The running workflow's own view of the case (needs the worker)."""
+    """The running workflow's own view of the case (needs the worker); need to know as
+    for the case itself."""
+    case = await open_case_file(request, records, principal, customer_ref)
+    if case is None:
+        decision = await case_access(records, principal, None)
+        if decision.access is not Access.FULL:
+            raise HTTPException(404, "no running case for this customer reference")
     workflow_id = case_workflow_id(customer_ref)
     handle = case_handle(client, workflow_id)
     try:
@@ -111,3 +165,44 @@ async def post_support(
 ) -> CaseStateOut:
     """Record vulnerabilities, an advocate and reasonable adjustments."""
     return await record_support(customer_ref, body, principal, client, settings)
+
+
+@router.post("/cases/{customer_ref}/access", status_code=status.HTTP_201_CREATED)
+async def break_glass(
+    customer_ref: CustomerRef,
+    body: BreakGlassIn,
+    principal: StaffOnly,
+    records: RecordsDep,
+    settings: SettingsDep,
+    request: Request,
+) -> BreakGlassOut:
+    """Break glass: open a case one is not involved in, for a recorded reason.
+
+    The reason, who and their roles are written to the case's audit trail (the auditor
+    sees them); reads of the case are then allowed, and audited as break-glass reads,
+    for ``UCB_BREAK_GLASS_SECONDS``."""
+    case = await records.latest_case(customer_ref)
+    if case is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no case for this customer reference")
+    now = datetime.now(UTC)
+    until = now + timedelta(seconds=settings.break_glass_seconds)
+    call = ApiCall(
+        actor=principal.user,
+        role=principal.role_names,
+        action="POST /v1/cases/{customer_ref}/access",
+        outcome=status.HTTP_201_CREATED,
+        details={"path": f"/v1/cases/{customer_ref}/access"},
+        at=now,
+        case_key=case.case_key,
+    )
+    await records.record_break_glass(case.case_key, call, body.reason, until)
+    request.state.audited = True
+    decision = await case_access(records, principal, case.case_key)
+    note_case_read(request, case.case_key, decision)
+    return BreakGlassOut(
+        customer_ref=customer_ref,
+        case_id=case.workflow_id,
+        access=decision.access.value,
+        basis=decision.basis.value,
+        until=decision.until or until,
+    )

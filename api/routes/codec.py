@@ -3,6 +3,10 @@
 ``POST /codec/encode`` and ``POST /codec/decode`` take and return the protobuf JSON of
 ``temporal.api.common.v1.Payloads``: ``{"payloads": [{"metadata": {k: b64}, "data": b64}]}``.
 Only operators and auditors may call them: decoding shows what customers' cases hold.
+Encoding is closed: only the API makes payloads a case accepts, with the identity from
+the caller's token, so a codec that encrypted anything on request would be a way round
+every control. ``/codec/encode`` answers an empty list (the UI's argument-less queries)
+and refuses any payload.
 Point the tools at it with ``temporal ... --codec-endpoint http://host:port/codec
 --codec-auth "Bearer <token>"`` or ``temporal server start-dev --ui-codec-endpoint``.
 """
@@ -93,7 +97,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_401_UNAUTHORIZED: {"model": CodecProblem, "description": "No valid token"},
     status.HTTP_403_FORBIDDEN: {
         "model": CodecProblem,
-        "description": "The token holds neither the operator nor the auditor role",
+        "description": "The token holds neither the operator nor the auditor role, "
+        "or payloads were sent to the closed encoder",
     },
 }
 
@@ -137,10 +142,15 @@ def _to_json(payloads: Payloads) -> JSONResponse:
 
 
 @router.post("/encode", response_model=PayloadsJson, responses=_RESPONSES)
-async def encode(body: PayloadsJson, request: Request, _user: CodecUser) -> JSONResponse:
-    """Encrypt payloads with the active key (the UI uses this for signal and query input)."""
+async def encode(body: PayloadsJson, _user: CodecUser) -> JSONResponse:
+    """Closed: payloads a case accepts are made only by the API (an empty list is answered)."""
     payloads = _to_proto(body)
-    await _codec(request).encode_wrapper(payloads)
+    if payloads.payloads:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "encoding is closed: cases accept only payloads the API makes, with the "
+            "identity from the caller's token; signal and update cases through the API",
+        )
     return _to_json(payloads)
 
 

@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from api.access import break_glass_hint, case_access, note_case_read
 from api.auth import (
     COOKIE,
     DECIDERS,
@@ -32,6 +33,7 @@ from api.auth import (
 from api.casework import Problem, acting_role, complete_task
 from api.decision_schemas import DecisionIn
 from api.deps import TemporalGateway
+from api.ratelimit import Action, Throttled, throttle_address, throttle_subject
 from api.tokens import InvalidToken, Principal, read_token
 from policy.decisions import TERMS_OUTCOMES
 from policy.protocol import CONTACT_METHODS
@@ -406,6 +408,19 @@ async def _load_task(request: Request, task_id: str) -> tuple[Principal, Task] |
         return _message(
             request, problem.status, "You cannot decide this task", problem.message, principal
         )
+    # Need to know: the page shows the case. An open task's deciding roles read it; once
+    # decided, only the people involved (or who broke glass) do. The read is audited.
+    request.state.principal = principal
+    decision = await case_access(_records(request), principal, task.case_key)
+    note_case_read(request, task.case_key, decision)
+    if not decision.full:
+        return _message(
+            request,
+            403,
+            "You are not involved in this case",
+            break_glass_hint(task.customer_ref),
+            principal,
+        )
     return principal, task
 
 
@@ -428,14 +443,22 @@ async def sign_in_form(request: Request) -> Response:
 
 @router.post("/sign-in", include_in_schema=False)
 async def sign_in(request: Request) -> Response:
+    """Sign in with a pasted token. Attempts are rate limited per client address (before
+    the form is read) and per the verified token's subject: ``429`` with ``Retry-After``."""
+    throttled = await throttle_address(request, Action.SIGN_IN)
+    if throttled is not None:
+        return _too_many_sign_ins(request, throttled)
     token = str((await request.form()).get("token") or "").strip()
     try:
-        read_token(_settings(request).secret_key, token)
+        principal = read_token(_settings(request).secret_key, token)
     except InvalidToken as error:
         message = "Paste a token" if not token else f"That token cannot be used: {error}"
         return _render(
             request, "sign_in.html", {"principal": None, "error": message}, status_code=400
         )
+    throttled = await throttle_subject(request, Action.SIGN_IN, principal.user)
+    if throttled is not None:
+        return _too_many_sign_ins(request, throttled)
     response = RedirectResponse("/inbox", status_code=303)
     response.set_cookie(
         COOKIE,
@@ -443,8 +466,23 @@ async def sign_in(request: Request) -> Response:
         path="/",
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=cookie_secure(request),
     )
+    return response
+
+
+def cookie_secure(request: Request) -> bool:
+    """Whether the sign-in cookie is marked Secure: always in production, and whenever the
+    request came over HTTPS (directly, or as a trusted proxy's X-Forwarded-Proto says)."""
+    return _settings(request).environment == "production" or request.url.scheme == "https"
+
+
+def _too_many_sign_ins(request: Request, throttled: Throttled) -> Response:
+    message = f"Too many sign-in attempts. Try again in {throttled.retry_after} seconds."
+    response = _render(
+        request, "sign_in.html", {"principal": None, "error": message}, status_code=429
+    )
+    response.headers.update(throttled.headers())
     return response
 
 

@@ -16,9 +16,9 @@ from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy.exc import IntegrityError
 from temporalio.service import RPCError
 
-from api.auth import Intake
 from api.deps import RecordsDep, SettingsDep, TemporalDep
 from api.faults import RETRY_AFTER_HEADERS
+from api.ratelimit import LimitedIntake
 from api.schemas import IncidentAccepted, IncidentIn
 from records.repository import ApiCall
 from starter.temporal import report_incident
@@ -40,12 +40,14 @@ def incident_id_for(customer_ref: str, source_reference: str | None) -> str:
 async def post_incident(
     request: Request,
     body: IncidentIn,
-    principal: Intake,
+    principal: LimitedIntake,
     settings: SettingsDep,
     records: RecordsDep,
     client: TemporalDep,
 ) -> IncidentAccepted:
-    """Report an incident; the customer's case is opened if it does not exist."""
+    """Report an incident; the customer's case is opened if it does not exist.
+
+    Rate limited per token subject and per client address (``429`` with ``Retry-After``)."""
     now = datetime.now(UTC)
     incident = IncidentReport(
         incident_id=incident_id_for(body.customer_ref, body.source_reference),

@@ -8,9 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import WorkflowSerializationContext
 
 from api.tokens import create_token
 from settings import Settings
+from starter.codec import codec_from_settings
 
 SECRET = "Zanzibar-quokka-7731 shouted"
 
@@ -34,24 +38,33 @@ def json_payloads(*texts: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("role", ["operator", "auditor"])
-async def test_encode_then_decode_round_trips(api_url: str, settings: Settings, role: str) -> None:
+async def test_decode_shows_what_a_case_holds_and_encoding_is_closed(
+    api_url: str, settings: Settings, role: str
+) -> None:
     plain = json_payloads(SECRET, "second")
+    case = WorkflowSerializationContext(namespace="default", workflow_id="ucb-case-C-1")
+    sealed = (
+        await codec_from_settings(settings)
+        .with_context(case)
+        .encode([json_format.ParseDict(p, Payload()) for p in plain["payloads"]])
+    )
+    for payload in sealed:
+        assert payload.metadata["encoding"] == b"binary/encrypted"
+        assert payload.metadata["encryption-key-id"] == settings.codec_active_key.encode()
+        assert payload.metadata["encryption-binding"] == b"ucb-case-C-1"
+        assert b"Zanzibar" not in payload.data
+    encoded = {"payloads": [json_format.MessageToDict(p) for p in sealed]}
     async with httpx.AsyncClient(base_url=api_url, headers=auth(settings, role)) as http:
-        encoded = await http.post("/codec/encode", json=plain)
-        assert encoded.status_code == 200, encoded.text
-        sealed = encoded.json()["payloads"]
-        assert len(sealed) == 2
-        for payload in sealed:
-            assert base64.b64decode(payload["metadata"]["encoding"]) == b"binary/encrypted"
-            assert base64.b64decode(payload["metadata"]["encryption-key-id"]) == b"dev-1"
-            assert b"Zanzibar" not in base64.b64decode(payload["data"])
-        assert "Zanzibar" not in encoded.text
-
-        decoded = await http.post(
-            "/codec/decode", json=encoded.json(), headers={"X-Namespace": "default"}
-        )
-        assert decoded.status_code == 200, decoded.text
-        assert decoded.json() == plain
+        decoded = await http.post("/codec/decode", json=encoded, headers={"X-Namespace": "default"})
+        refused = await http.post("/codec/encode", json=plain)
+        nothing = await http.post("/codec/encode", json={"payloads": []})
+    assert decoded.status_code == 200, decoded.text
+    assert decoded.json() == plain
+    # Nobody may have the codec encrypt a payload a case would accept.
+    assert refused.status_code == 403
+    assert "encoding is closed" in refused.json()["detail"]
+    assert SECRET not in refused.text
+    assert nothing.status_code == 200 and nothing.json() == {}
 
 
 async def test_decode_passes_unencrypted_payloads_through(api_url: str, settings: Settings) -> None:
@@ -80,12 +93,12 @@ async def test_an_undecryptable_payload_is_a_400_naming_the_key_not_the_data(
     }
     async with httpx.AsyncClient(base_url=api_url, headers=auth(settings, "operator")) as http:
         unknown_key = await http.post("/codec/decode", json=foreign)
-        foreign["payloads"][0]["metadata"]["encryption-key-id"] = b64(b"dev-1")
+        foreign["payloads"][0]["metadata"]["encryption-key-id"] = b64(b"dev-2")
         wrong_bytes = await http.post("/codec/decode", json=foreign)
     assert unknown_key.status_code == 400
     assert "retired-2019" in unknown_key.json()["detail"]
     assert wrong_bytes.status_code == 400
-    assert "'dev-1' could not be decrypted" in wrong_bytes.json()["detail"]
+    assert "'dev-2' could not be decrypted" in wrong_bytes.json()["detail"]
     for response in (unknown_key, wrong_bytes):
         assert data not in response.text
 

@@ -25,7 +25,16 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[str]]] = [
         None,
         STAFF | {"contractor", "case_system"},
     ),
+    ("GET", "/v1/cases", "/v1/cases?customer_ref=M1", None, STAFF | {"case_system"}),
     ("GET", "/v1/cases/{customer_ref}", "/v1/cases/M1", None, STAFF | {"case_system"}),
+    ("POST", "/v1/cases/{customer_ref}/access", "/v1/cases/M1/access", {}, STAFF),
+    (
+        "GET",
+        "/v1/cases/{customer_ref}/audit/export",
+        "/v1/cases/M1/audit/export",
+        None,
+        {"auditor"},
+    ),
     ("GET", "/v1/cases/{customer_ref}/state", "/v1/cases/M1/state", None, STAFF | {"case_system"}),
     (
         "POST",

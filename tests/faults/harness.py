@@ -331,6 +331,11 @@ class FaultStack:
                 "UCB_INTAKE_GRACE_SECONDS": "8",
                 "UCB_ROLE_MAILBOXES": json.dumps(self.role_mailboxes),
                 "UCB_PUBLIC_URL": self.api_url,
+                # Fault runs drive many calls from one address: no rate limit applies.
+                **{
+                    f"UCB_RATE_LIMIT_{name}": "1000000/minute"
+                    for name in ("INTAKE", "INTAKE_PER_ADDRESS", "SIGN_IN", "SIGN_IN_PER_ADDRESS")
+                },
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -372,6 +377,7 @@ class FaultStack:
                 str(self.api_port),
                 "--log-level",
                 "warning",
+                "--no-proxy-headers",
             ],
             env,
             self.logs,

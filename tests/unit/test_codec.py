@@ -8,15 +8,23 @@ import os
 import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
+from temporalio.converter import (
+    ActivitySerializationContext,
+    WorkflowSerializationContext,
+    default,
+)
 
 from settings import DEV_CODEC_KEYS, Settings
 from starter.codec import (
+    BINDING_HEADER,
     ENCODING,
     KEY_ID_HEADER,
+    REFUSED,
     CodecError,
     EncryptionCodec,
     codec_from_settings,
     data_converter,
+    is_refused,
 )
 
 SECRET = "Zanzibar-quokka-7731 shouted at Quentin Zyxwv"
@@ -132,3 +140,74 @@ async def test_the_data_converter_encrypts_values_and_failure_messages() -> None
     assert b"Zanzibar" not in failure.SerializeToString()
     decoded = await converter.decode_failure(failure)
     assert SECRET in str(decoded)
+
+
+# Temporal as a boundary: binding to the workflow, refusing what the API did not make.
+
+CASE_A = WorkflowSerializationContext(namespace="default", workflow_id="ucb-case-A")
+CASE_B = WorkflowSerializationContext(namespace="default", workflow_id="ucb-case-B")
+
+
+def boundary(active: str = "a", **keys: str) -> EncryptionCodec:
+    return EncryptionCodec(keys or {"a": KEY_A}, active, boundary=True)
+
+
+async def test_a_payload_is_bound_to_its_workflow_and_read_there() -> None:
+    codec = boundary()
+    [sealed] = await codec.with_context(CASE_A).encode([plain()])
+    assert sealed.metadata[BINDING_HEADER] == b"ucb-case-A"
+    assert await codec.with_context(CASE_A).decode([sealed]) == [plain()]
+    # An activity of the same workflow reads it too (same workflow id).
+    activity = ActivitySerializationContext(
+        namespace="default",
+        activity_id="1",
+        activity_type="record_incidents",
+        activity_task_queue="q",
+        workflow_id="ucb-case-A",
+        workflow_type="CaseWorkflow",
+        is_local=False,
+    )
+    assert await codec.with_context(activity).decode([sealed]) == [plain()]
+
+
+async def test_at_the_boundary_a_moved_plaintext_or_forged_payload_is_refused_never_raised() -> (
+    None
+):
+    codec = boundary()
+    [for_a] = await codec.with_context(CASE_A).encode([plain()])
+    relabelled = Payload()
+    relabelled.CopyFrom(for_a)
+    relabelled.metadata[BINDING_HEADER] = b"ucb-case-B"  # authenticated: fails
+    unknown_key = Payload()
+    unknown_key.CopyFrom(for_a)
+    unknown_key.metadata[KEY_ID_HEADER] = b"nobody-has-this"
+    before = REFUSED.total()
+    refused = await codec.with_context(CASE_B).decode([for_a, relabelled, plain(), unknown_key])
+    assert all(is_refused(p) for p in refused)
+    assert all(SECRET.encode() not in p.SerializeToString() for p in refused)
+    assert REFUSED.total() - before == 4
+    assert REFUSED["bound to another workflow"] >= 1 and REFUSED["not encrypted"] >= 1
+    # Refused payloads cannot be read as anything.
+    with pytest.raises(KeyError, match="ucb-refused"):
+        default().payload_converter.from_payload(refused[0], str)
+
+
+async def test_the_lenient_codec_for_people_shows_plaintext_and_reports_errors() -> None:
+    lenient = EncryptionCodec({"a": KEY_A}, "a")
+    assert await lenient.decode([plain()]) == [plain()]
+    [sealed] = await lenient.with_context(CASE_A).encode([plain()])
+    assert await lenient.decode([sealed]) == [plain()]  # no context: its own binding
+    sealed.metadata[BINDING_HEADER] = b"ucb-case-B"
+    with pytest.raises(CodecError, match="changed binding"):
+        await lenient.decode([sealed])
+
+
+async def test_unbound_payloads_are_read_only_under_a_retired_key() -> None:
+    # Made before binding existed (no context), under the key then active.
+    [old] = await EncryptionCodec({"old": KEY_A}, "old").encode([plain()])
+    assert BINDING_HEADER not in old.metadata
+    upgraded = boundary("new", old=KEY_A, new=KEY_B).with_context(CASE_A)
+    assert await upgraded.decode([old]) == [plain()]
+    not_rotated = boundary("old", old=KEY_A).with_context(CASE_A)
+    [refused] = await not_rotated.decode([old])
+    assert is_refused(refused)

@@ -363,6 +363,7 @@ CONTRACT = {
     "ombudsman_contact",
     "copy_sent_to",
     "ombudsman",
+    "retention_period",
     *LETTER_DEFAULTS,
     "behaviour_summary",
     "terms",

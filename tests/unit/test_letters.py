@@ -63,6 +63,7 @@ def test_the_activity_adds_the_addressee_the_landlord_its_contacts_and_the_date(
         "ombudsman_contact": CONTACTS.ombudsman_contact,
         "letter_date": "21 November 2026",
         "copy_sent_to": "",
+        "retention_period": "5 years",
         **words,
     }
 

@@ -122,7 +122,10 @@ async def test_history_holds_only_ciphertext_and_the_codec_decodes_it_for_operat
     # Workflow input, the incident signal, activity inputs and results at the least.
     assert len(encrypted) >= 4, payloads
     for payload in encrypted:
-        assert b64decode(payload["metadata"]["encryption-key-id"]) == b"dev-1"
+        assert b64decode(payload["metadata"]["encryption-key-id"]) == b"dev-2"
+        # ...each bound to this case (the letter's own workflow binds to itself)
+        binding = b64decode(payload["metadata"]["encryption-binding"])
+        assert binding is not None and ref.encode() in binding, payload["metadata"]
     secrets = [DESCRIPTION, "Zanzibar-quokka-7731", NAME, "Zyxwv", address]
     decoded = decoded_strings(history)
     assert len(decoded) >= len(encrypted)

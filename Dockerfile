@@ -11,13 +11,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Dependencies first, so editing the source does not reinstall them. Every wheel is pinned
-# by hash; nothing outside the lock is installed (setuptools, for the build below, is in it).
-COPY requirements.lock pyproject.toml ./
-RUN pip install --require-hashes --no-deps -r requirements.lock
+# by hash; nothing outside the lock is installed. requirements-runtime.lock is the runtime
+# closure of pyproject.toml plus setuptools (the build backend, for the build below): no
+# test or lint tool (pytest, schemathesis, playwright, ruff, mypy: requirements.lock).
+COPY requirements-runtime.lock pyproject.toml ./
+RUN pip install --require-hashes --no-deps -r requirements-runtime.lock
 
 # The source: exactly what pyproject.toml packages, plus the Alembic configuration
 # (alembic.ini points at records/migrations, relative to this directory).
-COPY settings.py worker.py alembic.ini ./
+COPY settings.py tokens.py worker.py alembic.ini ./
 COPY workflows/ workflows/
 COPY activities/ activities/
 COPY policy/ policy/
@@ -25,6 +27,7 @@ COPY records/ records/
 COPY letters/ letters/
 COPY api/ api/
 COPY starter/ starter/
+COPY ucbclient/ ucbclient/
 COPY devstack/ devstack/
 RUN pip install --no-deps --no-build-isolation . \
     && rm -rf build ./*.egg-info

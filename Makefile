@@ -32,9 +32,12 @@ pytest: $(STAMP)
 bench: $(STAMP)  ## print speed figures against same-run baselines
 	$(BIN)/python -m bench
 
-# Regenerate the lock file after changing dependencies in pyproject.toml (needs uv).
+# Regenerate the lock files after changing dependencies in pyproject.toml (needs uv).
 lock:
 	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
+	# The production image's lock: the runtime closure and the build backend only, at the
+	# versions of requirements.lock (tests/test_locks.py checks both).
+	uv pip compile pyproject.toml --extra build --generate-hashes --python-version 3.11 --constraint requirements.lock -o requirements-runtime.lock
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -10,11 +10,12 @@ import base64
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from limits import parse_many
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 DEV_SECRET = "dev-only-secret-not-for-production-use"  # noqa: S105 - refused in production
 PLACEHOLDER_SECRETS = frozenset(
@@ -47,6 +48,17 @@ def _address_or_network(value: str) -> str:
 
 
 AddressOrNetwork = Annotated[str, AfterValidator(_address_or_network)]
+
+
+def read_secret_file(path: Path, variable: str) -> str:
+    """The secret in ``path`` (a Docker secret file), without its trailing newline."""
+    try:
+        secret = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as error:
+        raise ValueError(f"{variable}: cannot read {path}: {error.strerror}") from None
+    if not secret:
+        raise ValueError(f"{variable}: {path} is empty")
+    return secret
 
 
 def weak_secret_problem(secret: str) -> str | None:
@@ -94,12 +106,17 @@ class Settings(BaseSettings):
 
     # Records
     database_url: str = ""
+    # A file holding the records database password (a Docker secret): it is put into
+    # UCB_DATABASE_URL, which then names only the user (README "Production").
+    database_password_file: Path | None = None
 
     # Letters
     smtp_host: str = "localhost"
     smtp_port: int = 8025
     smtp_username: str | None = None
     smtp_password: str | None = None
+    # A file holding the SMTP relay password (a Docker secret), instead of UCB_SMTP_PASSWORD.
+    smtp_password_file: Path | None = None
     smtp_starttls: bool = False
     letters_from: str = "Customer Relations <customer.relations@landlord.example>"
     landlord_name: str = "Housing Solutions"
@@ -189,6 +206,57 @@ class Settings(BaseSettings):
     # are believed (client address for rate limits; HTTPS for the Secure cookie). Forwarded
     # headers from any other peer are ignored.
     trusted_proxies: list[AddressOrNetwork] = Field(default_factory=list)
+
+    # Operations (README "Metrics and logs"): JSON log lines at this level (unless the
+    # process configured logging itself); GET /metrics takes an operator token or, when
+    # set, this scrape token (at least 32 random characters in production); business
+    # gauges are re-read from the records at most every UCB_METRICS_CACHE_SECONDS and the
+    # stuck-case scan (one Temporal call per running case) every
+    # UCB_METRICS_STUCK_SCAN_SECONDS (0: never). The worker serves the Temporal SDK's
+    # metrics (Prometheus) on UCB_WORKER_METRICS_ADDRESS ("127.0.0.1:9464"; unset: off).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_token: str | None = None
+    # A file holding the scrape token (a Docker secret), instead of UCB_METRICS_TOKEN.
+    metrics_token_file: Path | None = None
+    metrics_cache_seconds: float = Field(default=15.0, ge=0)
+    metrics_stuck_scan_seconds: float = Field(default=60.0, ge=0)
+    worker_metrics_address: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        """Secrets given as files (``UCB_*_FILE``, Docker secrets) become their values."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for secret in ("smtp_password", "metrics_token"):
+            path = data.get(f"{secret}_file")
+            if path:
+                data[secret] = read_secret_file(Path(path), f"UCB_{secret.upper()}_FILE")
+        path = data.get("database_password_file")
+        if path:
+            password = read_secret_file(Path(path), "UCB_DATABASE_PASSWORD_FILE")
+            url = str(data.get("database_url") or "")
+            if not url or url.startswith("sqlite"):
+                raise ValueError("UCB_DATABASE_PASSWORD_FILE needs a PostgreSQL UCB_DATABASE_URL")
+            parsed = make_url(url)
+            if parsed.password is not None:
+                raise ValueError(
+                    "UCB_DATABASE_URL carries a password and UCB_DATABASE_PASSWORD_FILE is set: "
+                    "name only the user in the URL"
+                )
+            data["database_url"] = parsed.set(password=password).render_as_string(
+                hide_password=False
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_weak_metrics_token(self) -> Settings:
+        if self.environment == "production" and self.metrics_token:
+            weak = weak_secret_problem(self.metrics_token)
+            if weak:
+                raise ValueError(f"UCB_METRICS_TOKEN is {weak}: use 32 or more random characters")
+        return self
 
     @model_validator(mode="after")
     def _derive_paths_and_refuse_placeholders(self) -> Settings:

@@ -19,8 +19,9 @@ from policy.retention import describe_period, namespace_retention_days
 from records.db import make_engine, make_sessionmaker
 from records.repository import Records
 from settings import Settings, get_settings
+from starter.logs import configure_logging
 from starter.retention import apply_namespace_retention, ensure_retention_schedule
-from starter.temporal import connect
+from starter.temporal import connect, metrics_runtime
 from workflows.case import CaseWorkflow
 from workflows.letter import LetterWorkflow
 from workflows.retention import RetentionWorkflow
@@ -122,10 +123,20 @@ def build_worker(
 
 async def main() -> None:
     """Connect and run until interrupted."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     settings = get_settings()
+    configure_logging("worker", settings.log_level)  # JSON lines (README "Metrics and logs")
     engine = make_engine(settings.database_url)
-    client = await connect(settings)
+    # The SDK's worker metrics for Prometheus, when an address is set; a port already
+    # taken costs the metrics, never the cases.
+    address = settings.worker_metrics_address
+    runtime = None
+    if address:
+        try:
+            runtime = metrics_runtime(address)
+            logging.getLogger(__name__).info("worker metrics at http://%s/metrics", address)
+        except ValueError as error:
+            logging.getLogger(__name__).warning("worker metrics off: %s", error)
+    client = await connect(settings, runtime)
     records = Records(make_sessionmaker(engine))
     worker = build_worker(client, settings, records)
     logging.getLogger(__name__).info("worker polling task queue %s", settings.task_queue)

@@ -9,17 +9,17 @@ access, so the auditor sees every read of a case, and every refusal, on its trai
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Request
 from pydantic import BaseModel, Field, field_validator
 
 from api.casework import Problem
-from api.tokens import Principal
 from policy.access import Access, AccessDecision, Involvement, read_access
 from records.models import Case
-from records.repository import Records
+from records.repository import ApiCall, Records
+from tokens import Principal
 
 # A break-glass reason: long enough to say why, short enough to stay a reason.
 MIN_REASON_CHARS = 15
@@ -29,7 +29,14 @@ MAX_REASON_CHARS = 1000
 class BreakGlassIn(BaseModel):
     """Why the caller must open a case they are not involved in."""
 
-    reason: Annotated[str, Field(min_length=MIN_REASON_CHARS, max_length=MAX_REASON_CHARS)]
+    reason: Annotated[
+        str,
+        Field(
+            min_length=MIN_REASON_CHARS,
+            max_length=MAX_REASON_CHARS,
+            description="Why you need to open this case (audited on its trail).",
+        ),
+    ]
 
     @field_validator("reason")
     @classmethod
@@ -42,29 +49,63 @@ class BreakGlassIn(BaseModel):
 class BreakGlassOut(BaseModel):
     """The access granted: to which case, on what basis, until when."""
 
-    customer_ref: str
-    case_id: str
-    access: str
-    basis: str
-    until: datetime | None = None
+    customer_ref: str = Field(description="The customer's pseudonymous reference.")
+    case_id: str = Field(description="The customer's case workflow id.")
+    access: str = Field(description="The access granted: full.")
+    basis: str = Field(description="The basis of the access: break_glass.")
+    until: datetime | None = Field(default=None, description="When the access lapses.")
 
 
 class CaseFoundOut(BaseModel):
     """A case as a search shows it: staff not involved see only that it exists (the
     stage and dates stay empty) and how to open it."""
 
-    customer_ref: str
-    case_id: str
-    open: bool
-    access: str
-    stage: str | None = None
-    risk_flag: bool | None = None
-    opened_at: datetime | None = None
-    how_to_open: str | None = None
+    customer_ref: str = Field(description="The customer's pseudonymous reference.")
+    case_id: str = Field(description="The customer's case workflow id.")
+    open: bool = Field(description="Whether the case is open.")
+    access: str = Field(description="full, or exists_only for staff not involved.")
+    stage: str | None = Field(default=None, description="The case's stage (full access).")
+    risk_flag: bool | None = Field(
+        default=None, description="Whether the risk flag is applied (full access)."
+    )
+    opened_at: datetime | None = Field(
+        default=None, description="When the case opened (full access)."
+    )
+    how_to_open: str | None = Field(
+        default=None, description="How to break glass (exists_only access)."
+    )
+    # The pseudonymous summary of a case the caller may read (GET /v1/cases filters):
+    # never a description, a name or a reason.
+    case_key: str | None = Field(
+        default=None, description="The case episode's key: <case_id>/<episode> (full access)."
+    )
+    episode: int | None = Field(
+        default=None, description="The customer's case episode, from 1 (full access)."
+    )
+    profile: str | None = Field(
+        default=None, description="The policy profile: housing_solutions or magna (full access)."
+    )
+    next_review_at: datetime | None = Field(
+        default=None, description="When the restriction or flag is next reviewed (full access)."
+    )
+    closed_at: datetime | None = Field(
+        default=None, description="When the case closed, if it has (full access)."
+    )
+    updated_at: datetime | None = Field(
+        default=None, description="When the case record last changed (full access)."
+    )
+    open_tasks: dict[str, int] | None = Field(
+        default=None, description="The case's open tasks, counted by kind."
+    )
 
 
 class CaseSearchOut(BaseModel):
-    items: list[CaseFoundOut]
+    """The cases found."""
+
+    items: list[CaseFoundOut] = Field(description="The cases found.")
+    next: str | None = Field(
+        default=None, description="The cursor of the next page; null on the last page."
+    )
 
 
 def break_glass_hint(customer_ref: str) -> str:
@@ -117,3 +158,31 @@ async def open_case_file(
     if case is not None:
         await check_case_file(request, records, principal, case)
     return case
+
+
+async def grant_break_glass(
+    records: Records,
+    principal: Principal,
+    case: Case,
+    reason: str,
+    lasts_seconds: int,
+    *,
+    action: str,
+    path: str,
+) -> tuple[AccessDecision, datetime]:
+    """Record why ``principal`` opens a case they are not involved in (the reason, who and
+    their roles go on the case's audit trail; the row is the grant), and the access it
+    gives: for the API's ``POST /v1/cases/{ref}/access`` and the inbox's form alike."""
+    now = datetime.now(UTC)
+    until = now + timedelta(seconds=lasts_seconds)
+    call = ApiCall(
+        actor=principal.user,
+        role=principal.role_names,
+        action=action,
+        outcome=201,
+        details={"path": path},
+        at=now,
+        case_key=case.case_key,
+    )
+    await records.record_break_glass(case.case_key, call, reason, until)
+    return await case_access(records, principal, case.case_key), until

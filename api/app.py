@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import faults
+from api import docs, faults, observability
 from api.casework import Problem
 from api.deps import TemporalGateway
 from api.edges import CODEC_PREFIX, BodyLimit, CodecCORS
@@ -25,6 +25,7 @@ from api.routes import (
     cases,
     codec,
     customers,
+    events,
     health,
     inbox,
     incidents,
@@ -32,10 +33,10 @@ from api.routes import (
     revocations,
     tasks,
 )
-from api.tokens import Principal
 from records.db import make_engine, make_sessionmaker
 from records.repository import ApiCall, Records
 from settings import Settings, get_settings
+from tokens import Principal
 
 log = logging.getLogger("api.audit")
 
@@ -61,7 +62,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Durable case management for Unacceptable Customer Behaviour policies.",
         lifespan=lifespan,
+        # /docs and /redoc are served from local assets (api/docs.py), never a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
+    docs.install(app)
     app.state.rate_limits = RateLimits(settings)
     if settings.codec_cors_origins:
         app.add_middleware(CodecCORS, origins=settings.codec_cors_origins)
@@ -76,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         revocations,
         codec,
         inbox,
+        events,
     )
     for module in routers:
         app.include_router(module.router)
@@ -92,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost of all: the client's address and scheme, from X-Forwarded-For/-Proto only
     # when the peer is a trusted proxy (run uvicorn with --no-proxy-headers: this decides).
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
+    # Outermost: request id, access log and request metrics for every answer; GET /metrics.
+    observability.install(app, settings)
     return app
 
 
@@ -129,10 +137,14 @@ AUDITED_READS = frozenset(
     {
         "GET /v1/cases/{customer_ref}",
         "GET /v1/cases/{customer_ref}/state",
+        "GET /v1/cases/{customer_ref}/incidents",
+        "GET /v1/cases/{customer_ref}/letters",
         "GET /v1/letters/{letter_id}",
         "GET /v1/audit",
         "GET /v1/cases/{customer_ref}/audit/export",
         "GET /inbox/tasks/{task_id}",
+        "GET /inbox/cases",
+        "GET /inbox/letters/{letter_id}",
         "POST /codec/decode",
     }
 )

@@ -12,7 +12,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.tokens import ApiRole, InvalidToken, Principal, read_token
+from tokens import ApiRole, InvalidToken, Principal, read_token
 
 log = logging.getLogger(__name__)
 R = ApiRole

@@ -26,13 +26,20 @@ from api.decision_schemas import (
     SupportIn,
 )
 from api.faults import RETRY_AFTER_SECONDS
-from api.tokens import Principal
 from policy.protocol import AssessmentFactors, ProtocolTerms, arrangements
-from policy.tasks import OUTCOMES, Role, TaskKind, claim_blocks, escalation_chain
+from policy.tasks import (
+    OUTCOMES,
+    Role,
+    TaskKind,
+    claim_blocks,
+    escalation_chain,
+    release_allowed,
+)
 from records.models import Task as TaskRow
-from records.repository import Records
+from records.repository import Records, TaskClaimConflict
 from settings import Settings
 from starter.temporal import case_handle
+from tokens import Principal
 from workflows.case import CaseWorkflow
 from workflows.errors import ErrorType, error_field
 from workflows.ids import case_workflow_id
@@ -118,6 +125,52 @@ def held_by_colleague(
         now=now,
         claim_lasts=timedelta(seconds=settings.claim_seconds),
     )
+
+
+async def claim_task(
+    task_id: str, principal: Principal, records: Records, settings: Settings
+) -> TaskRow:
+    """Take a task so colleagues see it is being dealt with (a lapsed claim, or one held
+    below a role the task escalated to, is taken over and audited); 404, 403 or 409 as a
+    Problem."""
+    task = await records.get_task(task_id)
+    if task is None:
+        raise Problem(404, f"no task {task_id}")
+    role = acting_role(principal, task.role, task.escalated_to)
+    now = datetime.now(UTC)
+    takeover = not held_by_colleague(task, principal, role, settings, now)
+    try:
+        return await records.claim_task(task_id, principal.user, now, takeover=takeover)
+    except TaskClaimConflict as conflict:
+        raise Problem(409, str(conflict)) from None
+
+
+async def release_task(task_id: str, principal: Principal, records: Records) -> TaskRow:
+    """Release the claim on a task: the claimant may, and so may a role the task escalated
+    to (the rules of ``claim``, mirrored); a 403 Problem for anyone else, 409 if the task
+    is not open or not claimed. The release is audited with the task's case."""
+    task = await records.get_task(task_id)
+    if task is None:
+        raise Problem(404, f"no task {task_id}")
+    role = acting_role(principal, task.role, task.escalated_to)
+    if task.status != "open":
+        raise Problem(409, f"task {task_id} is already {task.status}")
+    if task.claimed_by is None:
+        raise Problem(409, f"task {task_id} is not claimed")
+    if not release_allowed(
+        claimed_by=task.claimed_by, user=principal.user, acting_role=role, task_role=task.role
+    ):
+        raise Problem(
+            403,
+            f"task {task_id} is claimed by {task.claimed_by}: only they, or a role it "
+            "escalated to, may release it",
+        )
+    try:
+        return await records.release_task(
+            task_id, task.claimed_by, principal.user, role, datetime.now(UTC)
+        )
+    except TaskClaimConflict as conflict:
+        raise Problem(409, str(conflict)) from None
 
 
 async def complete_task(

@@ -37,21 +37,24 @@ class TemporalGateway:
             return self._client
 
 
-def _settings(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
+    """The app's settings (read once at the edge, when the app was built)."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _records(request: Request) -> Records:
+def records_of(request: Request) -> Records:
+    """The app's records repository."""
     records: Records = request.app.state.records
     return records
 
 
-async def _temporal(request: Request) -> Client:
+async def temporal_of(request: Request) -> Client:
+    """The app's Temporal client, connected on first use (503 while unreachable)."""
     gateway: TemporalGateway = request.app.state.temporal
     return await gateway.client()
 
 
-SettingsDep = Annotated[Settings, Depends(_settings)]
-RecordsDep = Annotated[Records, Depends(_records)]
-TemporalDep = Annotated[Client, Depends(_temporal)]
+SettingsDep = Annotated[Settings, Depends(settings_of)]
+RecordsDep = Annotated[Records, Depends(records_of)]
+TemporalDep = Annotated[Client, Depends(temporal_of)]

@@ -36,8 +36,8 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from api.auth import INTAKE, require
-from api.tokens import ApiRole, Principal
 from settings import Settings
+from tokens import ApiRole, Principal
 
 log = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False)

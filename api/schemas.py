@@ -38,9 +38,15 @@ assert set(Tenancy.__args__) == set(TENANCIES)  # type: ignore[attr-defined]
 class CustomerDetails(ApiModel):
     """Contact details a letter needs. Kept in the records, never in workflow history."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    email: EmailAddress | None = None
-    postal_address: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, description="The customer's name as letters address them."
+    )
+    email: EmailAddress | None = Field(
+        default=None, description="Where letters go by email (stored normalised)."
+    )
+    postal_address: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = Field(
+        default=None, description="The postal address, lines separated by newlines."
+    )
     tenancy: Tenancy | None = Field(
         default=None,
         description="The customer's tenancy (HS 6.3.6: tenancy action is for starter, "
@@ -52,21 +58,28 @@ class IncidentIn(ApiModel):
     """An incident reported by a case system or an officer."""
 
     customer_ref: CustomerRef
-    category: Category
-    channel: Channel
-    occurred_at: AwareDatetime
+    category: Category = Field(description="What kind of behaviour it was.")
+    channel: Channel = Field(description="How the behaviour reached us.")
+    occurred_at: AwareDatetime = Field(
+        description="When it happened, with a timezone; not in the future."
+    )
     description: Annotated[
         str,
         StringConstraints(min_length=1, max_length=MAX_DESCRIPTION_CHARS, strip_whitespace=True),
-    ]
-    reported_by: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    ] = Field(description="What happened, in the reporter's words (never in a letter).")
+    reported_by: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="Who reported it (a staff reference); kept as data, the actor is the "
+        "token's user."
+    )
     source_reference: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = (
         Field(
             default=None,
             description="The case system's own id for this incident; resending it is idempotent.",
         )
     )
-    customer: CustomerDetails | None = None
+    customer: CustomerDetails | None = Field(
+        default=None, description="Contact details to register or update with the incident."
+    )
     warned_by_officer: Literal["in_person", "phone"] | None = Field(
         default=None,
         description="The reporting officer already told the customer, in person or by phone "
@@ -95,60 +108,74 @@ class IncidentIn(ApiModel):
 class IncidentAccepted(BaseModel):
     """The incident reached the customer's case workflow."""
 
-    incident_id: str
-    case_id: str
-    status: str = "accepted"
+    incident_id: str = Field(description="The incident's id.")
+    case_id: str = Field(description="The customer's case workflow id.")
+    status: str = Field(default="accepted", description="Always accepted.")
 
 
 class CustomerRegistered(BaseModel):
     """What is now on file (without echoing the personal data back)."""
 
-    customer_ref: str
-    has_name: bool
-    has_email: bool
-    has_postal_address: bool
+    customer_ref: str = Field(description="The customer's pseudonymous reference.")
+    has_name: bool = Field(description="A name is on file.")
+    has_email: bool = Field(description="An email address is on file.")
+    has_postal_address: bool = Field(description="A postal address is on file.")
 
 
 class IncidentOut(BaseModel):
-    incident_id: str
-    category: str
-    channel: str
-    occurred_at: datetime
-    reported_by: str
-    description: str
+    """An incident on the case."""
+
+    incident_id: str = Field(description="The incident's id.")
+    category: str = Field(description="What kind of behaviour it was.")
+    channel: str = Field(description="How the behaviour reached us.")
+    occurred_at: datetime = Field(description="When it happened.")
+    reported_by: str = Field(description="Who reported it.")
+    description: str = Field(description="What happened, as reported.")
 
 
 class LetterOut(BaseModel):
-    letter_id: str
-    kind: str
-    delivery: str
-    status: str
-    sent_at: datetime | None
+    """A letter on the case (GET /v1/letters/{letter_id} for its text)."""
+
+    letter_id: str = Field(description="The letter's id.")
+    kind: str = Field(description="The letter kind, e.g. initial_warning.")
+    delivery: str = Field(description="How it is delivered: email or post.")
+    status: str = Field(description="Where delivery stands, e.g. sent or undeliverable.")
+    sent_at: datetime | None = Field(description="When it was sent; null until then.")
 
 
 class AuditEntryOut(BaseModel):
-    actor: str
-    role: str
-    action: str
-    reason: str | None
-    at: datetime
+    """One entry of the case's history."""
+
+    actor: str = Field(description="Who acted.")
+    role: str = Field(description="The actor's roles when acting.")
+    action: str = Field(description="What was done.")
+    reason: str | None = Field(description="The reason recorded with it, if any.")
+    at: datetime = Field(description="When it happened.")
 
 
 class CaseOut(BaseModel):
     """A customer's current case, from the records and the live workflow."""
 
-    case_id: str
-    case_key: str
-    episode: int
-    profile: str
-    stage: str
-    risk_flag: bool
-    opened_at: datetime
-    next_review_at: datetime | None = None
-    closed_at: datetime | None = None
-    incidents: list[IncidentOut]
-    letters: list[LetterOut]
-    open_tasks: list[CaseTaskOut] = []
-    history: list[AuditEntryOut] = []
-    workflow_status: str | None = None
-    malformed_signals: int | None = None
+    case_id: str = Field(description="The customer's case workflow id.")
+    case_key: str = Field(description="The case episode's key (workflow id and episode).")
+    episode: int = Field(description="Which case of the customer's this is (1, 2, ...).")
+    profile: str = Field(description="The policy profile: magna or housing_solutions.")
+    stage: str = Field(description="Where the case is on the policy's ladder.")
+    risk_flag: bool = Field(description="Whether the risk flag is applied.")
+    opened_at: datetime = Field(description="When the case episode opened.")
+    next_review_at: datetime | None = Field(
+        default=None, description="When the restriction in force is next reviewed."
+    )
+    closed_at: datetime | None = Field(
+        default=None, description="When the case closed; null while open."
+    )
+    incidents: list[IncidentOut] = Field(description="The case's incidents.")
+    letters: list[LetterOut] = Field(description="The letters sent on the case.")
+    open_tasks: list[CaseTaskOut] = Field(default=[], description="The decisions waiting.")
+    history: list[AuditEntryOut] = Field(default=[], description="The case's audit history.")
+    workflow_status: str | None = Field(
+        default=None, description="The workflow's status in Temporal, when it answered."
+    )
+    malformed_signals: int | None = Field(
+        default=None, description="Signals the workflow refused as malformed (counted)."
+    )

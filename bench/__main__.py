@@ -18,16 +18,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
-from api.tokens import create_token
 from settings import Settings
 from starter.temporal import connect
+from tokens import create_token
 
 ROUNDS = 3
 INCIDENTS = 200
@@ -111,6 +113,8 @@ class Stack:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             if "ucb-cases is running" in line:
+                # Keep reading: a full pipe would block every child that logs.
+                threading.Thread(target=_discard, args=(self.process.stdout,), daemon=True).start()
                 return time.monotonic() - started
         raise RuntimeError("the stack did not start")
 
@@ -118,6 +122,11 @@ class Stack:
         if self.process is not None:
             self.process.send_signal(2)
             self.process.wait(30)
+
+
+def _discard(lines: Iterable[str]) -> None:
+    for _ in lines:
+        pass
 
 
 async def intake_rates(stack: Stack) -> tuple[float, float]:

@@ -47,10 +47,10 @@ from temporalio.client import Client
 from temporalio.worker import Replayer
 
 from api.routes.incidents import incident_id_for
-from api.tokens import create_token
 from settings import Settings
 from starter.codec import data_converter
 from starter.temporal import connect
+from tokens import create_token
 from worker import workflow_runner
 from workflows.case import MAX_RUN_BYTES, MAX_RUN_EVENTS, CaseWorkflow
 from workflows.ids import case_workflow_id

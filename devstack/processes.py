@@ -63,6 +63,14 @@ def _check_alive(child: Child | None) -> None:
         raise RuntimeError(f"{child.name} exited with {child.exit_code()} while starting")
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (for a child's private listener)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def port_open(host: str, port: int) -> bool:
     """Whether something accepts TCP connections on host:port right now."""
     try:

@@ -18,6 +18,22 @@ TERMS_OUTCOMES = {
     TaskKind.PROTOCOL_REVIEW: "vary",
     TaskKind.END_DIRECT_CONTACT: "ended",
 }
+# Outcomes that need a field besides ``reason`` (and ``customer_reason`` when the customer
+# is told, ``policy.outcomes.customer_is_told``): the checks below and the API's
+# documentation of each task kind (``decision_fields``) both read these.
+METHOD_OUTCOMES = frozenset({(TaskKind.INITIAL_WARNING, "issued")})
+FACTORS_KINDS = frozenset({TaskKind.BEHAVIOUR_ASSESSMENT})
+REFERENCE_OUTCOMES = frozenset({(TaskKind.POLICE_REPORT, "reported")})
+# Outcomes that may set when the restriction is next reviewed (within the profile's bounds).
+REVIEW_PERIOD_OUTCOMES = frozenset(
+    {
+        (TaskKind.PROTOCOL_AUTHORISATION, "authorised"),
+        (TaskKind.IMMEDIATE_ACTION, "approved"),
+        (TaskKind.END_DIRECT_CONTACT, "ended"),
+        (TaskKind.PROTOCOL_REVIEW, "continue"),
+        (TaskKind.PROTOCOL_REVIEW, "vary"),
+    }
+)
 # What each term is called when the profile requires it (HS 6.5.4).
 TERM_WORDS = {
     "contact_times": "the frequency and times of contact",
@@ -87,13 +103,13 @@ def check_decision(facts: DecisionFacts, decision: ProposedDecision) -> None:
         raise DecisionRejected("decided_by: every decision records who took it", field="decided_by")
     if not decision.reason.strip():
         raise DecisionRejected("reason: every decision records why it was taken", field="reason")
-    if kind is TaskKind.INITIAL_WARNING and decision.outcome == "issued":
+    if (kind, decision.outcome) in METHOD_OUTCOMES:
         if decision.method not in WARNING_METHODS:
             raise DecisionRejected(
                 f"method: an issued warning says how, one of {sorted(WARNING_METHODS)}",
                 field="method",
             )
-    if kind is TaskKind.BEHAVIOUR_ASSESSMENT and decision.factors is None:
+    if kind in FACTORS_KINDS and decision.factors is None:
         raise DecisionRejected(
             "factors: the assessment records instances, contact levels, language and the "
             "customer's needs and circumstances (HS 6.5.3)",
@@ -102,13 +118,7 @@ def check_decision(facts: DecisionFacts, decision: ProposedDecision) -> None:
     if TERMS_OUTCOMES.get(kind) == decision.outcome:
         _check_terms(decision)
         _check_protocol_content(facts, decision)
-    if (kind, decision.outcome) in {
-        (TaskKind.PROTOCOL_AUTHORISATION, "authorised"),
-        (TaskKind.IMMEDIATE_ACTION, "approved"),
-        (TaskKind.END_DIRECT_CONTACT, "ended"),
-    }:
-        _check_review_period(decision.review_after_seconds, facts.durations, required=False)
-    if kind is TaskKind.PROTOCOL_REVIEW and decision.outcome in ("continue", "vary"):
+    if (kind, decision.outcome) in REVIEW_PERIOD_OUTCOMES:
         _check_review_period(decision.review_after_seconds, facts.durations, required=False)
     if (
         kind is TaskKind.APPEAL_DECISION
@@ -127,7 +137,8 @@ def check_decision(facts: DecisionFacts, decision: ProposedDecision) -> None:
             field="decided_by",
         )
     if kind is TaskKind.POLICE_REPORT:
-        if decision.outcome == "reported" and not (decision.reference or "").strip():
+        reference = (decision.reference or "").strip()
+        if (kind, decision.outcome) in REFERENCE_OUTCOMES and not reference:
             raise DecisionRejected(
                 "reference: a police report records the police reference", field="reference"
             )
@@ -154,6 +165,34 @@ def check_decision(facts: DecisionFacts, decision: ProposedDecision) -> None:
             "details first (referral_consent)",
             field="outcome",
         )
+
+
+@dataclass(frozen=True)
+class DecisionFields:
+    """The fields of a decision with a given outcome, besides ``outcome`` itself."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+
+
+def decision_fields(kind: TaskKind, outcome: str) -> DecisionFields:
+    """Which fields ``check_decision`` requires for ``outcome`` on a ``kind`` task, and
+    which others it reads (from the same constants the checks use)."""
+    required = ["reason"]
+    optional: list[str] = []
+    if customer_is_told(kind, outcome):
+        required.append("customer_reason")
+    if (kind, outcome) in METHOD_OUTCOMES:
+        required.append("method")
+    if kind in FACTORS_KINDS:
+        required.append("factors")
+    if TERMS_OUTCOMES.get(kind) == outcome:
+        required += ["terms", "reasonable_adjustments"]
+    if (kind, outcome) in REFERENCE_OUTCOMES:
+        required.append("reference")
+    if (kind, outcome) in REVIEW_PERIOD_OUTCOMES:
+        optional.append("review_after_seconds")
+    return DecisionFields(required=tuple(required), optional=tuple(optional))
 
 
 def _check_protocol_content(facts: DecisionFacts, decision: ProposedDecision) -> None:

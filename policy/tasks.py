@@ -127,6 +127,17 @@ def claim_blocks(
     return acting_role == task_role
 
 
+def release_allowed(*, claimed_by: str | None, user: str, acting_role: str, task_role: str) -> bool:
+    """Whether ``user`` (acting in ``acting_role``) may release a task's claim: the
+    claimant may, and so may a role the task escalated to (acting above its own role);
+    a colleague in the task's own role may not. An unclaimed task has nothing to release."""
+    if claimed_by is None:
+        return False
+    if claimed_by.casefold() == user.casefold():
+        return True
+    return acting_role != task_role
+
+
 def escalation_chain(role: Role, escalated_to: Role | None) -> frozenset[Role]:
     """Every role that may decide a task of ``role`` escalated up to ``escalated_to``."""
     chain = {role}

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -67,7 +76,14 @@ class Case(Base):
     """One episode of a customer's case (a fresh case after the 12-month rule is a new row)."""
 
     __tablename__ = "cases"
-    __table_args__ = (UniqueConstraint("workflow_id", "episode"),)
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "episode"),
+        # The integrator search (GET /v1/cases): its filters and its two sort orders.
+        Index("ix_cases_stage_review", "stage", "next_review_at", "case_key"),
+        Index("ix_cases_review", "next_review_at", "case_key"),
+        Index("ix_cases_opened", "opened_at", "case_key"),
+        Index("ix_cases_customer_episode", "customer_ref", "episode"),
+    )
 
     case_key: Mapped[str] = mapped_column(String(120), primary_key=True)
     workflow_id: Mapped[str] = mapped_column(String(100), index=True)
@@ -92,6 +108,10 @@ class Incident(Base):
     """One reported incident (HS 6.3.5: factual details recorded)."""
 
     __tablename__ = "incidents"
+    # A case's incidents, a page at a time (GET /v1/cases/{ref}/incidents).
+    __table_args__ = (
+        Index("ix_incidents_case_occurred", "case_key", "occurred_at", "incident_id"),
+    )
 
     incident_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     # None until the case workflow records it under a case episode (intake stores it first).
@@ -115,6 +135,8 @@ class Letter(Base):
     """A letter to the customer, with its rendered body (exactly one per case and step)."""
 
     __tablename__ = "letters"
+    # A case's letters, a page at a time (GET /v1/cases/{ref}/letters).
+    __table_args__ = (Index("ix_letters_case_created", "case_key", "created_at", "letter_id"),)
 
     letter_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     case_key: Mapped[str] = mapped_column(ForeignKey("cases.case_key"), index=True)
@@ -157,6 +179,12 @@ class Task(Base):
     """A human decision: who must take it, by when, and what was decided, by whom and why."""
 
     __tablename__ = "tasks"
+    __table_args__ = (
+        # A case's open tasks of a kind (the search's open_task_kind filter and counts).
+        Index("ix_tasks_case_status_kind", "case_key", "status", "kind"),
+        # The inbox, oldest due first, a page at a time (cursor on due_at, task_id).
+        Index("ix_tasks_status_due", "status", "due_at", "task_id"),
+    )
 
     task_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     case_key: Mapped[str] = mapped_column(ForeignKey("cases.case_key"), index=True)

@@ -8,10 +8,11 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from policy.access import BreakGlass, Involvement, OpenTaskSeat
 from policy.protocol import arrangements
@@ -1068,6 +1069,281 @@ class Records:
             row.details = skeleton_details(row.details or {})
         return True
 
+    # integrator reads (the case search, paged incidents, letters and tasks, the feed) ---
+    async def search_cases(
+        self,
+        filters: CaseFilter,
+        *,
+        sort: str = "opened_at",
+        after: tuple[datetime | None, str] | None = None,
+        limit: int = 50,
+    ) -> Sequence[Case]:
+        """Case episodes matching ``filters``, in a stable order: ``opened_at`` (then the
+        case key) or ``next_review_at`` (soonest first, episodes without one last, then the
+        case key). ``after`` is the sort key of the last row of the previous page."""
+        query = select(Case)
+        if filters.latest_only:
+            later = aliased(Case)
+            query = query.where(
+                ~select(later.case_key)
+                .where(later.customer_ref == Case.customer_ref, later.episode > Case.episode)
+                .exists()
+            )
+        if filters.customer_ref is not None:
+            query = query.where(Case.customer_ref == filters.customer_ref)
+        if filters.stage is not None:
+            query = query.where(Case.stage == filters.stage)
+        if filters.risk_flag is not None:
+            query = query.where(Case.risk_flag.is_(filters.risk_flag))
+        if filters.review_due_before is not None:
+            query = query.where(Case.next_review_at < filters.review_due_before)
+        if filters.profile is not None:
+            query = query.where(Case.profile == filters.profile)
+        if filters.open is not None:
+            query = query.where(
+                Case.closed_at.is_(None) if filters.open else Case.closed_at.is_not(None)
+            )
+        if filters.open_task_kind is not None:
+            query = query.where(
+                select(Task.task_id)
+                .where(
+                    Task.case_key == Case.case_key,
+                    Task.status == "open",
+                    Task.kind == filters.open_task_kind,
+                )
+                .exists()
+            )
+        if sort == "next_review_at":
+            if after is not None:
+                moment, key = after
+                if moment is None:
+                    query = query.where(Case.next_review_at.is_(None), Case.case_key > key)
+                else:
+                    query = query.where(
+                        or_(
+                            Case.next_review_at > moment,
+                            and_(Case.next_review_at == moment, Case.case_key > key),
+                            Case.next_review_at.is_(None),
+                        )
+                    )
+            query = query.order_by(Case.next_review_at.asc().nulls_last(), Case.case_key)
+        elif sort == "opened_at":
+            if after is not None:
+                moment, key = after
+                query = query.where(
+                    or_(
+                        Case.opened_at > moment,
+                        and_(Case.opened_at == moment, Case.case_key > key),
+                    )
+                )
+            query = query.order_by(Case.opened_at, Case.case_key)
+        else:
+            raise ValueError(f"unknown sort {sort!r}")
+        async with self._sessions() as session:
+            rows = await session.scalars(query.limit(limit))
+            return rows.all()
+
+    async def open_task_counts(self, case_keys: Sequence[str]) -> dict[str, dict[str, int]]:
+        """For each case episode: its open tasks counted by kind, in one query."""
+        wanted = sorted(set(case_keys))
+        if not wanted:
+            return {}
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Task.case_key, Task.kind, func.count())
+                .where(Task.case_key.in_(wanted), Task.status == "open")
+                .group_by(Task.case_key, Task.kind)
+            )
+            counts: dict[str, dict[str, int]] = {}
+            for case_key, kind, count in rows:
+                counts.setdefault(case_key, {})[kind] = int(count)
+            return counts
+
+    async def incidents_page(
+        self, case_key: str, *, after: tuple[datetime, str] | None = None, limit: int = 50
+    ) -> Sequence[Incident]:
+        """A page of the episode's incidents, oldest first (``after``: the last row's
+        occurred_at and id)."""
+        query = select(Incident).where(Incident.case_key == case_key)
+        if after is not None:
+            moment, key = after
+            query = query.where(
+                or_(
+                    Incident.occurred_at > moment,
+                    and_(Incident.occurred_at == moment, Incident.incident_id > key),
+                )
+            )
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                query.order_by(Incident.occurred_at, Incident.incident_id).limit(limit)
+            )
+            return rows.all()
+
+    async def latest_incidents(self, case_key: str, limit: int) -> Sequence[Incident]:
+        """The episode's latest ``limit`` incidents, oldest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Incident)
+                .where(Incident.case_key == case_key)
+                .order_by(Incident.occurred_at.desc(), Incident.incident_id.desc())
+                .limit(limit)
+            )
+            return list(reversed(rows.all()))
+
+    async def letters_page(
+        self, case_key: str, *, after: tuple[datetime, str] | None = None, limit: int = 50
+    ) -> Sequence[Letter]:
+        """A page of the episode's letters, oldest first (``after``: the last row's
+        created_at and id)."""
+        query = select(Letter).where(Letter.case_key == case_key)
+        if after is not None:
+            moment, key = after
+            query = query.where(
+                or_(
+                    Letter.created_at > moment,
+                    and_(Letter.created_at == moment, Letter.letter_id > key),
+                )
+            )
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                query.order_by(Letter.created_at, Letter.letter_id).limit(limit)
+            )
+            return rows.all()
+
+    async def latest_letters(self, case_key: str, limit: int) -> Sequence[Letter]:
+        """The episode's latest ``limit`` letters, oldest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Letter)
+                .where(Letter.case_key == case_key)
+                .order_by(Letter.created_at.desc(), Letter.letter_id.desc())
+                .limit(limit)
+            )
+            return list(reversed(rows.all()))
+
+    async def case_counts(self, case_key: str) -> tuple[int, int]:
+        """How many incidents and letters the episode has."""
+        async with self._sessions() as session:
+            incidents = await session.scalar(
+                select(func.count()).select_from(Incident).where(Incident.case_key == case_key)
+            )
+            letters = await session.scalar(
+                select(func.count()).select_from(Letter).where(Letter.case_key == case_key)
+            )
+            return int(incidents or 0), int(letters or 0)
+
+    async def open_tasks_after(
+        self,
+        roles: Sequence[str],
+        *,
+        after: tuple[datetime, str] | None,
+        kind: str | None = None,
+        customer_ref: str | None = None,
+        limit: int = 20,
+    ) -> tuple[Sequence[Task], int]:
+        """Open tasks the roles may decide, oldest due first, after a (due_at, task_id)
+        cursor; and how many there are in all."""
+        query = select(Task).where(
+            Task.status == "open", or_(Task.role.in_(roles), Task.escalated_to.in_(roles))
+        )
+        if kind:
+            query = query.where(Task.kind == kind)
+        if customer_ref:
+            query = query.where(Task.customer_ref == customer_ref)
+        page = query
+        if after is not None:
+            moment, key = after
+            page = query.where(
+                or_(Task.due_at > moment, and_(Task.due_at == moment, Task.task_id > key))
+            )
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = await session.scalars(page.order_by(Task.due_at, Task.task_id).limit(limit))
+            return rows.all(), int(total or 0)
+
+    async def change_events(self, after_id: int, limit: int) -> Sequence[ChangeEvent]:
+        """Changes to case episodes recorded after audit row ``after_id``, oldest first:
+        the audit rows of a case that record a change (not reads, API-call rows or
+        break-glass reasons), with only their action and the episode's pseudonymous keys."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(
+                    AuditEvent.id,
+                    AuditEvent.action,
+                    AuditEvent.at,
+                    Case.case_key,
+                    Case.customer_ref,
+                    Case.workflow_id,
+                    Case.episode,
+                )
+                .join(Case, Case.case_key == AuditEvent.case_key)
+                .where(
+                    AuditEvent.id > after_id,
+                    AuditEvent.action != BREAK_GLASS,
+                    # An API call's own row ("GET /v1/...", "POST /v1/..."): who did what,
+                    # not a change of its own (the change it made has its row).
+                    ~AuditEvent.action.like("% /%"),
+                )
+                .order_by(AuditEvent.id)
+                .limit(limit)
+            )
+            return [ChangeEvent(*row) for row in rows]
+
+    async def release_task(
+        self, task_id: str, claimant: str, by: str, role: str, at: datetime
+    ) -> Task:
+        """Release ``claimant``'s claim on an open task (``by``, acting in ``role``, was
+        found allowed to); audited in the same unit of work. Raises TaskClaimConflict if
+        the task is no longer open or the claim changed meanwhile."""
+        async with self._sessions.begin() as session:
+            task = await session.get(Task, task_id, with_for_update=True)
+            if task is None:
+                raise LookupError(task_id)
+            if task.status != "open":
+                raise TaskClaimConflict(f"task {task_id} is already {task.status}")
+            if task.claimed_by != claimant:
+                held = task.claimed_by or "nobody"
+                raise TaskClaimConflict(f"task {task_id} is now claimed by {held}")
+            _audit(
+                session,
+                event_key=f"release:{task_id}:{at.isoformat()}",
+                case_key=task.case_key,
+                actor=by,
+                role=role,
+                action="task_claim_released",
+                reason=None,
+                details={"task_id": task_id, "from": claimant},
+                at=at,
+            )
+            task.claimed_by = None
+            task.claimed_at = None
+            return task
+
+    async def inbox_tasks(
+        self,
+        roles: Sequence[str],
+        *,
+        kind: str | None = None,
+        due_before: datetime | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> tuple[Sequence[Task], int]:
+        """The inbox page's list: open tasks the roles may decide, of one kind and due
+        before a moment when asked, oldest due first; and how many match in all."""
+        query = select(Task).where(
+            Task.status == "open", or_(Task.role.in_(roles), Task.escalated_to.in_(roles))
+        )
+        if kind:
+            query = query.where(Task.kind == kind)
+        if due_before is not None:
+            query = query.where(Task.due_at < due_before)
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = await session.scalars(
+                query.order_by(Task.due_at, Task.task_id).limit(limit).offset(offset)
+            )
+            return rows.all(), int(total or 0)
+
 
 @dataclass(frozen=True)
 class ApiCall:
@@ -1165,3 +1441,34 @@ def _audit_incident(session: AsyncSession, case_key: str, row: Incident) -> None
 def _audit(session: AsyncSession, *, event_key: str, **values: Any) -> None:
     """Append an audit row inside the caller's unit of work (its key makes it once-only)."""
     session.add(AuditEvent(event_key=event_key, **values))
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What the integrator search matches on (None: any)."""
+
+    customer_ref: str | None = None
+    stage: str | None = None
+    risk_flag: bool | None = None
+    # Episodes whose next review is due before this moment (none without a review date).
+    review_due_before: datetime | None = None
+    # Episodes with an open task of this kind.
+    open_task_kind: str | None = None
+    profile: str | None = None
+    # True: open episodes only; False: closed ones only.
+    open: bool | None = None
+    # Only each customer's latest episode (the case GET /v1/cases/{ref} shows).
+    latest_only: bool = True
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """One change to a case episode, as the change feed gives it: no reasons or details."""
+
+    id: int
+    action: str
+    at: datetime
+    case_key: str
+    customer_ref: str
+    workflow_id: str
+    episode: int

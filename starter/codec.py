@@ -32,6 +32,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import temporalio.converter
 from cryptography.exceptions import InvalidTag
@@ -40,8 +41,11 @@ from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import (
     ActivitySerializationContext,
+    CompositePayloadConverter,
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
+    DefaultPayloadConverter,
+    EncodingPayloadConverter,
     PayloadCodec,
     SerializationContext,
     WithSerializationContext,
@@ -226,6 +230,34 @@ def _aad(binding: str) -> bytes:
     return b"ucb-cases payload for " + binding.encode()
 
 
+class RefusedPayloadConverter(EncodingPayloadConverter):
+    """Reads a refused payload as a clear error naming the reason (never as a value)."""
+
+    @property
+    def encoding(self) -> str:
+        return REFUSED_ENCODING.decode()
+
+    def to_payload(self, value: Any) -> Payload | None:
+        return None  # nothing is ever written as refused
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        reason = payload.metadata.get(REFUSED_HEADER, b"").decode("utf-8", "replace")
+        raise ValueError(
+            f"payload refused at the Temporal boundary ({reason}): a case accepts only "
+            "what the API makes for it"
+        )
+
+
+class BoundaryPayloadConverter(CompositePayloadConverter):
+    """Temporal's default converters, plus a clear error for a refused payload."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            *DefaultPayloadConverter.default_encoding_payload_converters,
+            RefusedPayloadConverter(),
+        )
+
+
 def codec_from_settings(settings: Settings, *, boundary: bool = False) -> EncryptionCodec:
     """The deployment's codec: its keys, encrypting with the active one."""
     return EncryptionCodec(settings.codec_keys, settings.codec_active_key, boundary=boundary)
@@ -239,6 +271,7 @@ def data_converter(settings: Settings) -> DataConverter:
     """
     return dataclasses.replace(
         temporalio.converter.default(),
+        payload_converter_class=BoundaryPayloadConverter,
         payload_codec=codec_from_settings(settings, boundary=True),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import TypeAdapter
+from pydantic import ConfigDict, TypeAdapter
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause
 from temporalio.api.failure.v1 import Failure
@@ -57,9 +57,15 @@ _HISTORY_TAIL_EVENTS = 20
 class StuckCase:
     """One problem of one running case; no message text, no payloads."""
 
+    # The attribute docstrings describe the fields in the API's OpenAPI document.
+    __pydantic_config__ = ConfigDict(use_attribute_docstrings=True)
+
     workflow_id: str
+    """The case workflow's id."""
     run_id: str
+    """The workflow run that is stuck."""
     problem: ProblemKind
+    """A workflow task failing, or an activity retrying past the attempt budget."""
     attempt: int
     """The attempt the workflow task or activity is on (2 = it has failed once)."""
     activity_type: str | None
@@ -74,9 +80,14 @@ class StuckCase:
 class StuckReport:
     """What one scan found, and how far it looked."""
 
+    __pydantic_config__ = ConfigDict(use_attribute_docstrings=True)
+
     cases: list[StuckCase]
+    """Every problem found, one entry per problem."""
     workflow_type: str
+    """The workflow type scanned."""
     task_queue: str
+    """The task queue scanned."""
     scanned: int
     """Running cases described in the bounded pass (server-flagged ones come on top)."""
     truncated: bool
@@ -84,6 +95,7 @@ class StuckReport:
     server_flagged_checked: bool
     """The server answered the ``TemporalReportedProblems`` query (pass 1 ran)."""
     activity_attempt_budget: int
+    """The attempt from which a retrying activity is reported."""
 
 
 def _quoted(value: str) -> str:

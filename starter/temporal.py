@@ -7,6 +7,7 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from policy.profiles import PolicyProfile, load_profile
 from settings import Settings
@@ -22,12 +23,32 @@ def case_handle(client: Client, workflow_id: str) -> WorkflowHandle[Any, CaseSta
     return client.get_workflow_handle(workflow_id, result_type=CaseState)
 
 
-async def connect(settings: Settings) -> Client:
-    """A Temporal client for this deployment."""
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """A Temporal client for this deployment (on ``runtime``, e.g. ``metrics_runtime``;
+    the SDK's default runtime otherwise)."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
+        runtime=runtime,
+    )
+
+
+def metrics_runtime(bind_address: str) -> Runtime:
+    """An SDK runtime serving its metrics for Prometheus at ``http://<bind_address>/metrics``
+    (worker polls, task latencies, workflow and activity outcomes, client requests):
+    counters end in ``_total``, durations are in seconds with a ``_seconds`` suffix. Labels
+    are the SDK's own (namespace, task queue, workflow and activity type): no case ids."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address=bind_address,
+                counters_total_suffix=True,
+                unit_suffix=True,
+                durations_as_seconds=True,
+            ),
+            global_tags={"service": "ucb-worker"},
+        )
     )
 
 

@@ -18,7 +18,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from api.tokens import create_token
 from devstack.smtp_sink import start_sink
 from records.db import make_engine, make_sessionmaker
 from records.migrate import upgrade
@@ -26,6 +25,7 @@ from records.repository import Records
 from settings import Settings
 from starter.temporal import connect
 from tests.support import free_port
+from tokens import create_token
 from worker import build_worker
 from workflows.search_attributes import ALL_KEYS
 

@@ -13,6 +13,7 @@ from api.auth import Auditor
 from api.decision_schemas import AuditOut, AuditPage
 from api.deps import RecordsDep
 from api.schemas import CustomerRef
+from tokens import MAX_USER_CHARS
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
@@ -26,7 +27,7 @@ async def get_audit(
     _: Auditor,
     records: RecordsDep,
     case_key: Annotated[str | None, Query(max_length=120)] = None,
-    actor: Annotated[str | None, Query(max_length=100)] = None,
+    actor: Annotated[str | None, Query(max_length=MAX_USER_CHARS)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AuditPage:

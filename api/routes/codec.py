@@ -80,13 +80,13 @@ class PayloadsJson(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    payloads: list[PayloadJson] = Field(default_factory=list)
+    payloads: list[PayloadJson] = Field(default_factory=list, description="The payloads, in order.")
 
 
 class CodecProblem(BaseModel):
     """Why payloads could not be decoded (names a key id, never payload data)."""
 
-    detail: str
+    detail: str = Field(description="Why, naming a key id at most.")
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -10,8 +10,8 @@ from sqlalchemy import text
 
 from api.auth import require
 from api.deps import SettingsDep, TemporalDep, TemporalGateway
-from api.tokens import ApiRole, Principal
 from starter.ops import DEFAULT_ACTIVITY_ATTEMPT_BUDGET, StuckReport, stuck_cases
+from tokens import ApiRole, Principal
 
 router = APIRouter(tags=["health"])
 

@@ -8,11 +8,15 @@ like ``POST /v1/tasks/{task_id}/complete``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, tzinfo
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from fastapi import APIRouter, HTTPException, Request
@@ -21,7 +25,15 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from api.access import break_glass_hint, case_access, note_case_read
+from api.access import (
+    MAX_REASON_CHARS,
+    MIN_REASON_CHARS,
+    BreakGlassIn,
+    break_glass_hint,
+    case_access,
+    grant_break_glass,
+    note_case_read,
+)
 from api.auth import (
     COOKIE,
     DECIDERS,
@@ -30,17 +42,18 @@ from api.auth import (
     principal_from_request,
     refuse_revoked,
 )
-from api.casework import Problem, acting_role, complete_task
+from api.casework import Problem, acting_role, claim_task, complete_task, release_task
 from api.decision_schemas import DecisionIn
-from api.deps import TemporalGateway
+from api.deps import records_of, settings_of, temporal_of
+from api.integrator import CASE_VIEW_LATEST
 from api.ratelimit import Action, Throttled, throttle_address, throttle_subject
-from api.tokens import InvalidToken, Principal, read_token
 from policy.decisions import TERMS_OUTCOMES
 from policy.protocol import CONTACT_METHODS
-from policy.tasks import OUTCOMES, TaskKind
-from records.models import CustomerSupport, Task
-from records.repository import Records
-from settings import Settings
+from policy.tasks import OUTCOMES, TaskKind, release_allowed
+from records.models import Case, CustomerSupport, Task
+from records.repository import ApiCall
+from tokens import InvalidToken, Principal, read_token
+from workflows.ids import CUSTOMER_REF_PATTERN
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(
@@ -53,11 +66,29 @@ templates = Jinja2Templates(
 )
 
 
+log = logging.getLogger(__name__)
+
+
+def _local_zone() -> tzinfo:
+    """The landlords' zone, Europe/London, from the system's zoneinfo (Debian's tzdata)
+    or the ``tzdata`` package; without either, UTC, said so in the log and on the page."""
+    try:
+        return ZoneInfo("Europe/London")
+    except ZoneInfoNotFoundError:
+        log.warning("no zoneinfo for Europe/London (install tzdata): inbox times are in UTC")
+        return UTC
+
+
+LOCAL_ZONE = _local_zone()
+
+
 def _when(moment: datetime) -> str:
-    """A moment as people read it, in UTC: 5 Mar 2027, 14:30 UTC."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+    """A moment as people in England read it, the zone named: 5 Mar 2027, 14:30 GMT
+    (BST in summer). A moment without a zone is taken as UTC, as the records keep it."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(LOCAL_ZONE)
+    return f"{local.day} {local:%b %Y, %H:%M} {local.tzname()}"
 
 
 templates.env.filters["when"] = _when
@@ -182,7 +213,7 @@ def _render(
     request: Request, name: str, context: dict[str, Any], status_code: int = 200
 ) -> Response:
     session = request.cookies.get(COOKIE)
-    csrf = csrf_token(_settings(request).secret_key, session) if session else ""
+    csrf = csrf_token(settings_of(request).secret_key, session) if session else ""
     return templates.TemplateResponse(
         request,
         name,
@@ -231,20 +262,10 @@ def _not_a_decider(request: Request, principal: Principal) -> Response:
     )
 
 
-def _records(request: Request) -> Records:
-    records: Records = request.app.state.records
-    return records
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def _kind_label(kind: str) -> str:
     try:
         return KIND_LABELS[TaskKind(kind)]
-    except ValueError:
+    except (ValueError, KeyError):  # a kind without a label of its own yet
         return kind.replace("_", " ").capitalize()
 
 
@@ -351,7 +372,7 @@ async def _task_page(
     status_code: int = 200,
 ) -> Response:
     """The case summary and the decision form for one task."""
-    records = _records(request)
+    records = records_of(request)
     case, incidents, letters, protocol, support = await asyncio.gather(
         records.latest_case(task.customer_ref),
         records.incidents(task.case_key),
@@ -365,11 +386,27 @@ async def _task_page(
         for key, value in task.context.items()
         if key != "incident_id" and value
     ]
+    role = acting_role(principal, task.role, task.escalated_to)
+    notice = None
+    if request.query_params.get("claimed"):
+        notice = "You have claimed this task: colleagues see you are dealing with it."
+    elif request.query_params.get("released"):
+        notice = "You have released this task: it is back with the team."
     return _render(
         request,
         "task.html",
         {
             "principal": principal,
+            "notice": notice,
+            "claimed_by_me": task.claimed_by is not None
+            and task.claimed_by.casefold() == principal.user.casefold(),
+            "may_release": task.claimed_by is not None
+            and release_allowed(
+                claimed_by=task.claimed_by,
+                user=principal.user,
+                acting_role=role,
+                task_role=task.role,
+            ),
             "task": _task_row(task, datetime.now(UTC), support),
             "status": task.status,
             "kind": kind.value,
@@ -399,7 +436,7 @@ async def _load_task(request: Request, task_id: str) -> tuple[Principal, Task] |
         return _to_sign_in()
     if not principal.roles & DECIDERS:
         return _not_a_decider(request, principal)
-    task = await _records(request).get_task(task_id)
+    task = await records_of(request).get_task(task_id)
     if task is None:
         return _message(request, 404, "Task not found", "There is no such task.", principal)
     try:
@@ -411,7 +448,7 @@ async def _load_task(request: Request, task_id: str) -> tuple[Principal, Task] |
     # Need to know: the page shows the case. An open task's deciding roles read it; once
     # decided, only the people involved (or who broke glass) do. The read is audited.
     request.state.principal = principal
-    decision = await case_access(_records(request), principal, task.case_key)
+    decision = await case_access(records_of(request), principal, task.case_key)
     note_case_read(request, task.case_key, decision)
     if not decision.full:
         return _message(
@@ -450,7 +487,7 @@ async def sign_in(request: Request) -> Response:
         return _too_many_sign_ins(request, throttled)
     token = str((await request.form()).get("token") or "").strip()
     try:
-        principal = read_token(_settings(request).secret_key, token)
+        principal = read_token(settings_of(request).secret_key, token)
     except InvalidToken as error:
         message = "Paste a token" if not token else f"That token cannot be used: {error}"
         return _render(
@@ -474,7 +511,7 @@ async def sign_in(request: Request) -> Response:
 def cookie_secure(request: Request) -> bool:
     """Whether the sign-in cookie is marked Secure: always in production, and whenever the
     request came over HTTPS (directly, or as a trusted proxy's X-Forwarded-Proto says)."""
-    return _settings(request).environment == "production" or request.url.scheme == "https"
+    return settings_of(request).environment == "production" or request.url.scheme == "https"
 
 
 def _too_many_sign_ins(request: Request, throttled: Throttled) -> Response:
@@ -493,22 +530,54 @@ async def sign_out(request: Request) -> Response:
         principal = principal_from_request(request, None)
     except HTTPException:
         return _to_sign_in()
-    await _records(request).revoke_token(principal.token_id, principal.user, datetime.now(UTC))
+    await records_of(request).revoke_token(principal.token_id, principal.user, datetime.now(UTC))
     return _to_sign_in()
 
 
+KIND_CHOICES = [(k.value, _kind_label(k.value)) for k in TaskKind]
+_REF = re.compile(CUSTOMER_REF_PATTERN)
+
+
+def _due_before(text: str) -> datetime | None:
+    """The start of a date (YYYY-MM-DD, as a date field sends it) in England, as UTC."""
+    day = date.fromisoformat(text)
+    return datetime.combine(day, time(), tzinfo=LOCAL_ZONE).astimezone(UTC)
+
+
 @router.get("", include_in_schema=False)
-async def inbox(request: Request, page: int = 1, done: str | None = None) -> Response:
-    """The open tasks the signed-in user's roles may decide, oldest due first."""
+async def inbox(
+    request: Request,
+    page: int = 1,
+    done: str | None = None,
+    kind: str = "",
+    due_before: str = "",
+) -> Response:
+    """The open tasks the signed-in user's roles may decide, oldest due first; of one
+    kind, and due before a date, when the filters say so."""
     principal = await _signed_in(request)
     if principal is None:
         return _to_sign_in()
     if not principal.roles & DECIDERS:
         return _not_a_decider(request, principal)
-    records = _records(request)
+    records = records_of(request)
     page = max(1, min(page, 100_000))
-    rows, total = await records.open_tasks_for(
-        [r.value for r in principal.roles], limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    filter_errors: dict[str, str] = {}
+    kind = kind.strip()
+    if kind and kind not in {k for k, _ in KIND_CHOICES}:
+        filter_errors["kind"] = "Choose a kind of task from the list"
+    due_before = due_before.strip()[:10]
+    before = None
+    if due_before:
+        try:
+            before = _due_before(due_before)
+        except ValueError:
+            filter_errors["due-before"] = "Enter a date, for example 2026-11-21"
+    rows, total = await records.inbox_tasks(
+        [r.value for r in principal.roles],
+        kind=kind if kind and "kind" not in filter_errors else None,
+        due_before=before,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
     )
     support = await records.support_for([t.customer_ref for t in rows])
     confirmation = None
@@ -525,6 +594,7 @@ async def inbox(request: Request, page: int = 1, done: str | None = None) -> Res
             except Problem:
                 pass
     now = datetime.now(UTC)
+    filters = {k: v for k, v in (("kind", kind), ("due_before", due_before)) if v}
     return _render(
         request,
         "inbox.html",
@@ -535,7 +605,14 @@ async def inbox(request: Request, page: int = 1, done: str | None = None) -> Res
             "page": page,
             "pages": max(1, math.ceil(total / PAGE_SIZE)),
             "confirmation": confirmation,
+            "kinds": KIND_CHOICES,
+            "kind": kind,
+            "due_before": due_before,
+            "filtered": bool(filters),
+            "filter_query": "".join(f"&{k}={quote(v)}" for k, v in filters.items()),
+            "filter_errors": filter_errors,
         },
+        status_code=400 if filter_errors else 200,
     )
 
 
@@ -558,7 +635,7 @@ async def decide(request: Request, task_id: str) -> Response:
     sent = data.get("csrf")
     session = request.cookies.get(COOKIE)
     if not csrf_matches(
-        _settings(request).secret_key, session, sent if isinstance(sent, str) else None
+        settings_of(request).secret_key, session, sent if isinstance(sent, str) else None
     ):
         return _message(
             request,
@@ -571,17 +648,281 @@ async def decide(request: Request, task_id: str) -> Response:
     decision, form = _parse_decision(TaskKind(task.kind), data)
     if decision is None:
         return await _task_page(request, principal, task, form, status_code=422)
-    gateway: TemporalGateway = request.app.state.temporal
     try:
-        client = await gateway.client()
+        client = await temporal_of(request)
         await complete_task(
-            task_id, decision, principal, _records(request), client, _settings(request)
+            task_id, decision, principal, records_of(request), client, settings_of(request)
         )
     except HTTPException as error:  # Temporal is not reachable
         form.add_error("", str(error.detail))
         return await _task_page(request, principal, task, form, status_code=error.status_code)
     except Problem as problem:
         form.add_error(problem.field or "", problem.message)
-        current = await _records(request).get_task(task_id) or task
+        current = await records_of(request).get_task(task_id) or task
         return await _task_page(request, principal, current, form, status_code=problem.status)
     return RedirectResponse(f"/inbox?done={task_id}", status_code=303)
+
+
+# claim and release -------------------------------------------------------------------
+
+
+def _csrf_ok(request: Request, data: FormData) -> bool:
+    sent = data.get("csrf")
+    return csrf_matches(
+        settings_of(request).secret_key,
+        request.cookies.get(COOKIE),
+        sent if isinstance(sent, str) else None,
+    )
+
+
+def _form_refused(request: Request, principal: Principal) -> Response:
+    return _message(
+        request,
+        403,
+        "This form cannot be used",
+        "It did not come from this inbox page, or you have signed in again since it was "
+        "opened. Open the page again and use the form there.",
+        principal,
+    )
+
+
+async def _audit_inbox_change(
+    request: Request, principal: Principal, action: str, status_code: int, case_key: str
+) -> None:
+    """Audit an inbox form that changed something, as the API's own calls are audited."""
+    await records_of(request).record_api_call(
+        ApiCall(
+            actor=principal.user,
+            role=principal.role_names,
+            action=action,
+            outcome=status_code,
+            details={"path": request.url.path},
+            at=datetime.now(UTC),
+            case_key=case_key,
+        )
+    )
+
+
+async def _claim_or_release(request: Request, task_id: str, claim: bool) -> Response:
+    loaded = await _load_task(request, task_id)
+    if isinstance(loaded, Response):
+        return loaded
+    principal, task = loaded
+    if not _csrf_ok(request, await request.form()):
+        return _form_refused(request, principal)
+    records = records_of(request)
+    verb = "claim" if claim else "release"
+    try:
+        if claim:
+            await claim_task(task_id, principal, records, settings_of(request))
+        else:
+            await release_task(task_id, principal, records)
+    except Problem as problem:
+        await _audit_inbox_change(
+            request,
+            principal,
+            f"POST /inbox/tasks/{{task_id}}/{verb}",
+            problem.status,
+            task.case_key,
+        )
+        form = DecisionForm()
+        form.add_error("", problem.message)
+        current = await records.get_task(task_id) or task
+        return await _task_page(request, principal, current, form, status_code=problem.status)
+    await _audit_inbox_change(
+        request, principal, f"POST /inbox/tasks/{{task_id}}/{verb}", 200, task.case_key
+    )
+    return RedirectResponse(
+        f"/inbox/tasks/{quote(task_id, safe='')}?{'claimed' if claim else 'released'}=1",
+        status_code=303,
+    )
+
+
+@router.post("/tasks/{task_id}/claim", include_in_schema=False)
+async def claim(request: Request, task_id: str) -> Response:
+    """Claim the task, with the rules of ``POST /v1/tasks/{task_id}/claim``."""
+    return await _claim_or_release(request, task_id, claim=True)
+
+
+@router.post("/tasks/{task_id}/release", include_in_schema=False)
+async def release(request: Request, task_id: str) -> Response:
+    """Release the claim, with the rules of ``POST /v1/tasks/{task_id}/release``."""
+    return await _claim_or_release(request, task_id, claim=False)
+
+
+# find a case ---------------------------------------------------------------------------
+
+
+async def _case_page(
+    request: Request,
+    principal: Principal,
+    case: Case,
+    *,
+    reason: str = "",
+    reason_error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The case as the signed-in person may see it: in full, or only that it exists (with
+    the break-glass form). The read is audited with the basis of the access."""
+    records = records_of(request)
+    request.state.principal = principal
+    decision = await case_access(records, principal, case.case_key)
+    note_case_read(request, case.case_key, decision)
+    context: dict[str, Any] = {
+        "principal": principal,
+        "case": case,
+        "ref": case.customer_ref,
+        "full": decision.full,
+        "decision": decision,
+        "reason": reason,
+        "reason_error": reason_error,
+        "min_reason": MIN_REASON_CHARS,
+        "max_reason": MAX_REASON_CHARS,
+    }
+    if decision.full:
+        incidents, letters, tasks, (incident_count, letter_count) = await asyncio.gather(
+            records.latest_incidents(case.case_key, CASE_VIEW_LATEST),
+            records.latest_letters(case.case_key, CASE_VIEW_LATEST),
+            records.open_tasks_of_case(case.case_key),
+            records.case_counts(case.case_key),
+        )
+        now = datetime.now(UTC)
+        rows = []
+        for t in tasks:
+            row = _task_row(t, now)
+            try:
+                acting_role(principal, t.role, t.escalated_to)
+                row["yours"] = True
+            except Problem:
+                row["yours"] = False
+            rows.append(row)
+        context.update(
+            incidents=incidents,
+            letters=letters,
+            tasks=rows,
+            incident_count=incident_count,
+            letter_count=letter_count,
+        )
+    return _render(request, "case.html", context, status_code=status_code)
+
+
+def _search_page(
+    request: Request, principal: Principal, ref: str, error: str | None, status_code: int
+) -> Response:
+    return _render(
+        request,
+        "case.html",
+        {"principal": principal, "case": None, "ref": ref, "search_error": error},
+        status_code=status_code,
+    )
+
+
+@router.get("/cases", include_in_schema=False)
+async def find_case(request: Request, ref: str = "") -> Response:
+    """Find a case by customer reference: in full for those who need to know, otherwise
+    only that it exists, with the break-glass form."""
+    principal = await _signed_in(request)
+    if principal is None:
+        return _to_sign_in()
+    if not principal.roles & DECIDERS:
+        return _not_a_decider(request, principal)
+    ref = ref.strip()
+    if not ref:
+        request.state.audited = True  # nothing was read
+        return _search_page(request, principal, "", "Enter a customer reference", 400)
+    if not _REF.fullmatch(ref):
+        request.state.audited = True
+        return _search_page(
+            request,
+            principal,
+            ref[:64],
+            "Enter a customer reference: letters, digits, '-' and '_' (up to 64)",
+            400,
+        )
+    request.state.principal = principal
+    case = await records_of(request).latest_case(ref)
+    if case is None:
+        return _search_page(request, principal, ref, f"There is no case for customer {ref}", 404)
+    return await _case_page(request, principal, case)
+
+
+@router.post("/cases/{customer_ref}/access", include_in_schema=False)
+async def break_glass(request: Request, customer_ref: str) -> Response:
+    """Break glass from the inbox: the reason is recorded as ``POST /v1/cases/{ref}/access``
+    records it (``api.access.grant_break_glass``), then the case is shown."""
+    principal = await _signed_in(request)
+    if principal is None:
+        return _to_sign_in()
+    if not principal.roles & DECIDERS:
+        return _not_a_decider(request, principal)
+    data = await request.form()
+    if not _csrf_ok(request, data):
+        return _form_refused(request, principal)
+    case = (
+        await records_of(request).latest_case(customer_ref)
+        if _REF.fullmatch(customer_ref)
+        else None
+    )
+    if case is None:
+        return _message(
+            request, 404, "Case not found", "There is no case for that reference.", principal
+        )
+    reason = str(data.get("reason") or "")
+    try:
+        body = BreakGlassIn.model_validate({"reason": reason})
+    except ValidationError as error:
+        message = error.errors()[0]["msg"].removeprefix("Value error, ")
+        return await _case_page(
+            request,
+            principal,
+            case,
+            reason=reason[:2000],
+            reason_error=message,
+            status_code=422,
+        )
+    await grant_break_glass(
+        records_of(request),
+        principal,
+        case,
+        body.reason,
+        settings_of(request).break_glass_seconds,
+        action="POST /inbox/cases/{customer_ref}/access",
+        path=f"/inbox/cases/{customer_ref}/access",
+    )
+    return RedirectResponse(f"/inbox/cases?ref={quote(customer_ref)}", status_code=303)
+
+
+# letters -------------------------------------------------------------------------------
+
+
+@router.get("/letters/{letter_id:path}", include_in_schema=False)
+async def letter_page(request: Request, letter_id: str) -> Response:
+    """A letter as it was rendered and sent (need to know, as its case; the read is
+    audited). Its HTML is shown in a sandboxed frame: no scripts, no requests, no forms."""
+    principal = await _signed_in(request)
+    if principal is None:
+        return _to_sign_in()
+    if not principal.roles & DECIDERS:
+        return _not_a_decider(request, principal)
+    records = records_of(request)
+    request.state.principal = principal
+    letter = await records.get_letter(letter_id)
+    case = await records.get_case(letter.case_key) if letter is not None else None
+    if letter is None or case is None:
+        return _message(request, 404, "Letter not found", "There is no such letter.", principal)
+    decision = await case_access(records, principal, case.case_key)
+    note_case_read(request, case.case_key, decision)
+    if not decision.full:
+        return _render(
+            request,
+            "message.html",
+            {
+                "principal": principal,
+                "title": "You are not involved in this case",
+                "text": "Only that the case exists is shown to you. To read its letters, "
+                "find the case and record why you need to open it.",
+                "link": (f"/inbox/cases?ref={quote(case.customer_ref)}", "Find the case"),
+            },
+            status_code=403,
+        )
+    return _render(request, "letter.html", {"principal": principal, "letter": letter, "case": case})

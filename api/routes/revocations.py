@@ -25,8 +25,12 @@ class RevocationIn(ApiModel):
 
 
 class RevocationOut(BaseModel):
-    subject: str
-    tokens_issued_before: datetime
+    """The revocation recorded."""
+
+    subject: str = Field(description="The user id whose tokens are refused.")
+    tokens_issued_before: datetime = Field(
+        description="Every token of theirs issued before this moment is refused."
+    )
 
 
 @router.post("/revocations", status_code=status.HTTP_201_CREATED)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 
 from api.auth import Decider
-from api.casework import Problem, acting_role, complete_task, held_by_colleague
-from api.decision_schemas import CaseStateOut, DecisionIn, SupportOut, TaskOut, TaskPage
+from api.casework import claim_task, complete_task, release_task
+from api.decision_docs import completion_examples
+from api.decision_schemas import CaseStateOut, DecisionIn, SupportOut, TaskOut
 from api.deps import RecordsDep, SettingsDep, TemporalDep
+from api.integrator import MAX_PAGE, TaskCursorPage, bad_query, encode_cursor, time_and_key
 from api.schemas import CustomerRef
 from policy.tasks import TaskKind
 from records.models import CustomerSupport, Task
-from records.repository import TaskClaimConflict
 from workflows.ids import case_workflow_id
 
 router = APIRouter(prefix="/v1", tags=["tasks"])
@@ -77,21 +77,39 @@ async def list_tasks(
     records: RecordsDep,
     kind: KindFilter | None = None,
     customer_ref: Annotated[CustomerRef | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> TaskPage:
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=500,
+            description="Page on from the ``next`` of the previous page (instead of offset): "
+            "a task decided meanwhile does not shift the pages.",
+        ),
+    ] = None,
+) -> TaskCursorPage:
     """Open tasks the caller's roles may decide, oldest due first, each with the support
-    needs recorded for its customer."""
-    rows, total = await records.open_tasks_for(
-        [r.value for r in principal.roles],
-        kind=kind,
-        customer_ref=customer_ref,
-        limit=limit,
-        offset=offset,
-    )
-    support = await records.support_for([t.customer_ref for t in rows])
-    items = [task_out(t, support.get(t.customer_ref)) for t in rows]
-    return TaskPage(items=items, total=total, limit=limit, offset=offset)
+    needs recorded for its customer. Page with ``next`` (a cursor) or ``offset``."""
+    roles = [r.value for r in principal.roles]
+    if cursor is not None:
+        if offset:
+            bad_query("offset", "give a cursor or an offset, not both")
+        after = time_and_key(cursor, "tasks")
+        rows, total = await records.open_tasks_after(
+            roles, after=after, kind=kind, customer_ref=customer_ref, limit=limit + 1
+        )
+    else:
+        rows, total = await records.open_tasks_for(
+            roles, kind=kind, customer_ref=customer_ref, limit=limit + 1, offset=offset
+        )
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        next_cursor = encode_cursor("tasks", last.due_at.isoformat(), last.task_id)
+    support = await records.support_for([t.customer_ref for t in page])
+    items = [task_out(t, support.get(t.customer_ref)) for t in page]
+    return TaskCursorPage(items=items, total=total, limit=limit, offset=offset, next=next_cursor)
 
 
 @router.post("/tasks/{task_id}/claim")
@@ -100,27 +118,30 @@ async def claim(
 ) -> TaskOut:
     """Take a task so colleagues see it is being dealt with (a lapsed claim, or one held
     below a role the task escalated to, is taken over and audited)."""
-    task = await records.get_task(task_id)
-    if task is None:
-        raise Problem(404, f"no task {task_id}")
-    role = acting_role(principal, task.role, task.escalated_to)
-    now = datetime.now(UTC)
-    takeover = not held_by_colleague(task, principal, role, settings, now)
-    try:
-        claimed = await records.claim_task(task_id, principal.user, now, takeover=takeover)
-    except TaskClaimConflict as conflict:
-        raise Problem(409, str(conflict)) from None
+    claimed = await claim_task(task_id, principal, records, settings)
     return task_out(claimed, await records.get_support(claimed.customer_ref))
+
+
+@router.post("/tasks/{task_id}/release")
+async def release(task_id: str, principal: Decider, records: RecordsDep) -> TaskOut:
+    """Give a claimed task back to the team: the claimant may, and so may a role the task
+    escalated to; anyone else gets 403. The release is audited on the case's trail."""
+    released = await release_task(task_id, principal, records)
+    return task_out(released, await records.get_support(released.customer_ref))
 
 
 @router.post("/tasks/{task_id}/complete")
 async def complete(
     task_id: str,
-    body: DecisionIn,
+    body: Annotated[DecisionIn, Body(openapi_examples=completion_examples())],
     principal: Decider,
     records: RecordsDep,
     client: TemporalDep,
     settings: SettingsDep,
 ) -> CaseStateOut:
-    """Decide a task; answers with the case's new state."""
+    """Decide a task; answers with the case's new state.
+
+    The outcomes a task allows, and the fields each outcome needs, depend on the task's
+    ``kind``: see ``outcome`` in the request body (and its ``x-outcomes``), and the worked
+    examples."""
     return await complete_task(task_id, body, principal, records, client, settings)

@@ -116,6 +116,13 @@ async def walk_every_audited_endpoint(walk: Walk) -> None:
         "POST /v1/tasks/{task_id}/claim", ("officer",), "officer-warns", path={"task_id": task}
     )
     assert claimed.status_code == 200, claimed.text
+    released = await walk.call(
+        "POST /v1/tasks/{task_id}/release", ("officer",), "officer-warns", path={"task_id": task}
+    )
+    assert released.status_code == 200, released.text
+    await walk.call(
+        "POST /v1/tasks/{task_id}/claim", ("officer",), "officer-warns", path={"task_id": task}
+    )
     await walk.complete(
         "initial_warning",
         "officer",
@@ -185,6 +192,11 @@ async def walk_every_audited_endpoint(walk: Walk) -> None:
     assert case.status_code == 200, case.text
     state = await walk.call("GET /v1/cases/{customer_ref}/state", ("officer",), "officer-warns")
     assert state.status_code == 200, state.text
+    for paged in ("incidents", "letters"):
+        page = await walk.call(
+            f"GET /v1/cases/{{customer_ref}}/{paged}", ("officer",), "officer-warns"
+        )
+        assert page.status_code == 200, page.text
     letter_id = case.json()["letters"][0]["letter_id"]
     letter = await walk.call(
         "GET /v1/letters/{letter_id}", ("officer",), "officer-warns", path={"letter_id": letter_id}

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from temporalio.worker import Worker
 
-from api.tokens import ApiRole, read_token
 from settings import get_settings
-from starter.cli import main
-from starter.client import Task, UcbApiError, UcbClient
 from tests.support import eventually, free_port
+from tokens import ApiRole, read_token
+from ucbclient.cli import main
+from ucbclient.client import Task, UcbApiError, UcbClient
 
 Minter = Callable[..., str]
 

@@ -12,9 +12,9 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import WorkflowSerializationContext
 
-from api.tokens import create_token
 from settings import Settings
 from starter.codec import codec_from_settings
+from tokens import create_token
 
 SECRET = "Zanzibar-quokka-7731 shouted"
 

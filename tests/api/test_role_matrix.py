@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.tokens import ApiRole, create_token
+from tokens import ApiRole, create_token
 
 ALL = {r.value for r in ApiRole}
 STAFF = {"officer", "manager", "head_of_service", "director"}
@@ -37,6 +37,21 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[str]]] = [
     ),
     ("GET", "/v1/cases/{customer_ref}/state", "/v1/cases/M1/state", None, STAFF | {"case_system"}),
     (
+        "GET",
+        "/v1/cases/{customer_ref}/incidents",
+        "/v1/cases/M1/incidents",
+        None,
+        STAFF | {"case_system"},
+    ),
+    (
+        "GET",
+        "/v1/cases/{customer_ref}/letters",
+        "/v1/cases/M1/letters",
+        None,
+        STAFF | {"case_system"},
+    ),
+    ("GET", "/v1/events", "/v1/events", None, {"case_system", "auditor"}),
+    (
         "POST",
         "/v1/cases/{customer_ref}/appeals",
         "/v1/cases/M1/appeals",
@@ -59,6 +74,7 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[str]]] = [
     ),
     ("GET", "/v1/tasks", "/v1/tasks", None, STAFF),
     ("POST", "/v1/tasks/{task_id}/claim", "/v1/tasks/nope/claim", None, STAFF),
+    ("POST", "/v1/tasks/{task_id}/release", "/v1/tasks/nope/release", None, STAFF),
     ("POST", "/v1/tasks/{task_id}/complete", "/v1/tasks/nope/complete", {}, STAFF),
     ("GET", "/v1/letters/{letter_id}", "/v1/letters/x:y", None, STAFF),
     ("GET", "/v1/audit", "/v1/audit", None, {"auditor"}),
@@ -111,7 +127,7 @@ async def test_an_expired_token_is_refused(api_url: str, settings: Any) -> None:
 
 
 async def test_a_token_signed_with_another_key_is_refused(api_url: str) -> None:
-    from api.tokens import create_token
+    from tokens import create_token
 
     forged = create_token("some-other-secret-key-xxxxxxxxxxxxxxxx", "eve", ["auditor"], 60)
     async with httpx.AsyncClient(base_url=api_url) as http:

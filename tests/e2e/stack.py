@@ -8,14 +8,15 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from api.tokens import create_token
 from tests.support import free_port
+from tokens import create_token
 
 
 def request_json(
@@ -42,6 +43,7 @@ class Stack:
         self.api = f"http://127.0.0.1:{self.ports['API']}"
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
+        self._drain: threading.Thread | None = None
         self.secret = secrets.token_urlsafe(32)
 
     def token(self, *roles: str, user: str = "e2e") -> str:
@@ -57,6 +59,7 @@ class Stack:
                 "UCB_TEMPORAL_UI_PORT": str(self.ports["TEMPORAL_UI"]),
                 "UCB_SMTP_PORT": str(self.ports["SMTP"]),
                 "UCB_API_PORT": str(self.ports["API"]),
+                "UCB_WORKER_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
                 "UCB_SECRET_KEY": self.secret,
             }
         )
@@ -73,13 +76,25 @@ class Stack:
         for line in self.process.stdout:
             self.output.append(line)
             if "ucb-cases is running" in line:
+                # Keep reading: a pipe nobody drains fills up, and then every child that
+                # logs (the API logs each request) blocks on its next write.
+                self._drain = threading.Thread(target=self._keep_reading, daemon=True)
+                self._drain.start()
                 return time.monotonic() - started
         raise AssertionError("stack never became ready:\n" + "".join(self.output[-40:]))
+
+    def _keep_reading(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
 
     def stop(self) -> int:
         assert self.process is not None
         self.process.send_signal(signal.SIGINT)
         code = self.process.wait(timeout=30)
-        assert self.process.stdout is not None
-        self.output.extend(self.process.stdout.read().splitlines(keepends=True))
+        if self._drain is not None:
+            self._drain.join(timeout=10)
+        else:
+            assert self.process.stdout is not None
+            self.output.extend(self.process.stdout.read().splitlines(keepends=True))
         return code

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from records.repository import Records
 from settings import Settings
+from tests.e2e.browser import CHROMIUM_ARGS
 from tests.support import eventually
 from tests.workflows.helpers import (
     Handle,
@@ -26,29 +25,8 @@ from tests.workflows.helpers import (
 )
 from workflows.case import CaseWorkflow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Markup in a description must reach the page as text, never as markup.
 MARKED_UP = "Called 12 times <b>shouting</b> & swearing about the same repair"
-
-
-@pytest.fixture
-def chromium() -> Path:
-    """Debian's Chromium; without it the browser test skips (fails in CI)."""
-    if not CHROMIUM.exists():
-        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("UCB_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"UCB_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    return CHROMIUM
 
 
 async def case_awaiting_assessment(client: Client, settings: Settings, ref: str) -> Handle:

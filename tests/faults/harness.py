@@ -52,7 +52,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from api.tokens import create_token
 from devstack.smtp_sink import start_sink
 from letters.deliver import message_id
 from records.db import make_engine, make_sessionmaker
@@ -64,6 +63,7 @@ from starter.temporal import connect
 from tests.conftest import _create_postgres_database, _drop_postgres_database
 from tests.proxy import TcpProxy
 from tests.support import free_port
+from tokens import create_token
 from workflows.search_attributes import SEARCH_ATTRIBUTE_TYPES
 
 REPO = Path(__file__).resolve().parents[2]

@@ -24,7 +24,6 @@ from typing import Any
 import httpx
 import pytest
 
-from api.tokens import create_token
 from records.models import Incident, Letter, Task
 from tests.faults.harness import (
     ROLE_MAILBOXES,
@@ -34,6 +33,7 @@ from tests.faults.harness import (
     outbox_headers,
     poll,
 )
+from tokens import create_token
 
 pytestmark = pytest.mark.faults
 

@@ -20,6 +20,7 @@ from starter.codec import (
     ENCODING,
     KEY_ID_HEADER,
     REFUSED,
+    BoundaryPayloadConverter,
     CodecError,
     EncryptionCodec,
     codec_from_settings,
@@ -187,9 +188,12 @@ async def test_at_the_boundary_a_moved_plaintext_or_forged_payload_is_refused_ne
     assert all(SECRET.encode() not in p.SerializeToString() for p in refused)
     assert REFUSED.total() - before == 4
     assert REFUSED["bound to another workflow"] >= 1 and REFUSED["not encrypted"] >= 1
-    # Refused payloads cannot be read as anything.
+    # Refused payloads cannot be read as anything; the boundary's converter says why.
     with pytest.raises(KeyError, match="ucb-refused"):
         default().payload_converter.from_payload(refused[0], str)
+    with pytest.raises(ValueError, match=r"refused at the Temporal boundary \(bound to another"):
+        BoundaryPayloadConverter().from_payload(refused[0], str)
+    assert BoundaryPayloadConverter().from_payload(plain(), str) == SECRET
 
 
 async def test_the_lenient_codec_for_people_shows_plaintext_and_reports_errors() -> None:

@@ -7,7 +7,7 @@ import time
 import jwt
 import pytest
 
-from api.tokens import (
+from tokens import (
     ISSUER,
     MAX_TOKEN_LIFETIME_SECONDS,
     InvalidToken,

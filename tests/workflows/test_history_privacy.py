@@ -22,11 +22,11 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from api.tokens import create_token
 from policy.categories import Category
 from records.repository import Records
 from settings import Settings
 from tests.workflows.helpers import incident, new_ref, report, state_when
+from tokens import create_token
 
 DESCRIPTION = "Zanzibar-quokka-7731 shouted at the repairs team"
 NAME = "Quentin Zyxwv"

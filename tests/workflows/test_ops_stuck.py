@@ -25,10 +25,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from settings import Settings, get_settings
-from starter.cli import main
 from starter.ops import StuckReport, report_json, stuck_cases
 from tests.support import eventually
 from tests.workflows.helpers import incident, new_ref, open_task, report
+from ucbclient.cli import main
 
 TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 PRIVATE = "Quentin Zyxwv of 4B Larch Court"  # in failure messages; never in a report

@@ -20,12 +20,10 @@ import os
 import sys
 import warnings
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from api.tokens import ApiRole, create_token
-from starter.client import CustomerDetails, UcbApiError, UcbClient
 from starter.ops import (
     DEFAULT_ACTIVITY_ATTEMPT_BUDGET,
     DEFAULT_LIMIT,
@@ -33,6 +31,8 @@ from starter.ops import (
     report_json,
     stuck_cases,
 )
+from tokens import ApiRole, create_token
+from ucbclient.client import CustomerDetails, UcbApiError, UcbClient
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 ROLES = [role.value for role in ApiRole]
@@ -120,6 +120,63 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument("customer_ref")
     state.set_defaults(call=lambda ucb, a: ucb.case_state(a.customer_ref))
 
+    page = argparse.ArgumentParser(add_help=False)
+    page.add_argument("--cursor", help="the `next` of the previous page")
+    page.add_argument("--limit", type=int, help="items per page (at most 200)")
+    incidents = case.add_parser(
+        "incidents", parents=[common, page], help="the case's incidents, a page at a time"
+    )
+    incidents.add_argument("customer_ref")
+    incidents.set_defaults(
+        call=lambda ucb, a: ucb.case_incidents(a.customer_ref, a.cursor, a.limit)
+    )
+    letters = case.add_parser(
+        "letters", parents=[common, page], help="the case's letters, a page at a time"
+    )
+    letters.add_argument("customer_ref")
+    letters.set_defaults(call=lambda ucb, a: ucb.case_letters(a.customer_ref, a.cursor, a.limit))
+
+    cases = commands.add_parser("cases", help="find cases").add_subparsers(
+        dest="cases_command", required=True, metavar="COMMAND"
+    )
+    search = cases.add_parser(
+        "list",
+        parents=[common, page],
+        help="cases matching filters: pseudonymous summaries",
+        description="Cases matching every filter given, as pseudonymous summaries (no "
+        "descriptions, names or reasons). Prints one page and its `next` cursor, or with "
+        "--all every page's items.",
+    )
+    search.add_argument("--customer-ref")
+    search.add_argument("--stage", help="e.g. protocol_in_force")
+    search.add_argument(
+        "--risk-flag", action=argparse.BooleanOptionalAction, default=None, help="flagged or not"
+    )
+    search.add_argument(
+        "--review-due-before",
+        help="review due before this date (midnight UTC) or ISO 8601 time with a timezone",
+    )
+    search.add_argument("--open-task-kind", help="with an open task of this kind")
+    search.add_argument("--profile", help="housing_solutions or magna")
+    search.add_argument(
+        "--open", action=argparse.BooleanOptionalAction, default=None, help="open or closed"
+    )
+    search.add_argument("--episodes", choices=["latest", "all"])
+    search.add_argument("--sort", choices=["opened_at", "next_review_at"])
+    search.add_argument("--all", action="store_true", help="follow `next` to the last page")
+    search.set_defaults(call=_cases_list)
+
+    events = commands.add_parser(
+        "events",
+        parents=[common],
+        help="the change feed: what changed on which case",
+        description="Changes to cases after --after (default: from the first), oldest first. "
+        "Keep the printed `next` and pass it as --after next time (at least once).",
+    )
+    events.add_argument("--after", help="the cursor to resume after")
+    events.add_argument("--limit", type=int, help="events per page (at most 200)")
+    events.set_defaults(call=lambda ucb, a: ucb.events(a.after, a.limit))
+
     appeal = commands.add_parser("appeal", parents=[common], help="log a customer's appeal")
     appeal.add_argument("customer_ref")
     appeal.add_argument("--grounds", required=True)
@@ -136,8 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--customer-ref")
     listing.add_argument("--limit", type=int, default=20)
     listing.add_argument("--offset", type=int, default=0)
+    listing.add_argument("--cursor", help="the `next` of the previous page (instead of --offset)")
     listing.set_defaults(
-        call=lambda ucb, a: ucb.list_tasks(a.kind, a.customer_ref, a.limit, a.offset)
+        call=lambda ucb, a: ucb.list_tasks(a.kind, a.customer_ref, a.limit, a.offset, a.cursor)
     )
     claim = tasks.add_parser("claim", parents=[common], help="take a task")
     claim.add_argument("task_id")
@@ -298,6 +356,44 @@ def decision_from(args: argparse.Namespace) -> dict[str, Any]:
     return decision
 
 
+def review_moment(value: str) -> date | datetime:
+    """--review-due-before: a date (midnight UTC), or a time with a timezone."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise UsageError(
+            f"--review-due-before {value!r} is not a date (2026-12-01) or an ISO 8601 time"
+        ) from error
+    if moment.tzinfo is None:
+        raise UsageError(f"--review-due-before {value!r} needs a timezone, e.g. {value}Z")
+    return moment
+
+
+async def _cases_list(ucb: UcbClient, args: argparse.Namespace) -> object:
+    filters: dict[str, Any] = {
+        "customer_ref": args.customer_ref,
+        "stage": args.stage,
+        "risk_flag": args.risk_flag,
+        "review_due_before": review_moment(args.review_due_before)
+        if args.review_due_before
+        else None,
+        "open_task_kind": args.open_task_kind,
+        "profile": args.profile,
+        "open": args.open,
+        "episodes": args.episodes,
+        "sort": args.sort,
+        "limit": args.limit,
+    }
+    if not args.all:
+        return await ucb.search_cases(**filters, cursor=args.cursor)
+    items = [item async for item in ucb.iter_cases(**filters, cursor=args.cursor)]
+    return {"items": items, "next": None}
+
+
 async def _complete(ucb: UcbClient, args: argparse.Namespace) -> object:
     return await ucb.complete_task(args.task_id, args.decision)
 
@@ -407,7 +503,26 @@ def _usage_error(message: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the ``ucb`` command; the exit code (0 ok, 1 failed, 2 bad command line)."""
+    """Run the ``ucb`` command; the exit code (0 ok, 1 failed, 2 bad command line).
+
+    A reader that goes away (``ucb case show ... | head``) ends the command quietly with 0:
+    what it wanted was printed."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the try: a pipe closed early fails here, not at exit
+    except BrokenPipeError:
+        # Nothing more can be written; point stdout at /dev/null so that the interpreter's
+        # own flush at exit does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+        return 0
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -421,6 +536,8 @@ def main(argv: list[str] | None = None) -> int:
             args.decision = decision_from(args)
     except UsageError as error:
         return _usage_error(str(error))
+    except BrokenPipeError:
+        raise  # the reader went away: main() ends quietly
     except Exception as error:  # e.g. settings that do not validate
         return _fail(str(error))
 

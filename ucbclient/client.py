@@ -27,8 +27,8 @@ What is safe to resend after a failure or a timeout:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Literal, NotRequired, Self, TypedDict, cast
 from urllib.parse import quote
@@ -138,6 +138,8 @@ class TaskPage(TypedDict):
     total: int
     limit: int
     offset: int
+    # The cursor of the next page (``list_tasks(cursor=...)``); None on the last page.
+    next: NotRequired[str | None]
 
 
 class Case(TypedDict):
@@ -158,6 +160,67 @@ class Case(TypedDict):
     history: list[HistoryEntry]
     workflow_status: str | None
     malformed_signals: int | None
+    # The case shows its latest incidents and letters; these count them all, and
+    # ``case_incidents`` / ``case_letters`` page through them.
+    incident_count: NotRequired[int]
+    letter_count: NotRequired[int]
+    links: NotRequired[dict[str, str]]
+
+
+class CaseSummary(TypedDict):
+    """A case as the search shows it: pseudonymous, never a description, name or reason.
+
+    ``access`` is ``full`` for a case the caller may read (every field filled) or
+    ``exists_only`` (only for a lookup by ``customer_ref``: then ``how_to_open``)."""
+
+    customer_ref: str
+    case_id: str
+    open: bool
+    access: str
+    stage: str | None
+    risk_flag: bool | None
+    opened_at: str | None
+    how_to_open: str | None
+    case_key: str | None
+    episode: int | None
+    profile: str | None
+    next_review_at: str | None
+    closed_at: str | None
+    updated_at: str | None
+    open_tasks: dict[str, int] | None
+
+
+class CaseSearch(TypedDict):
+    items: list[CaseSummary]
+    next: str | None
+
+
+class IncidentPage(TypedDict):
+    items: list[Incident]
+    next: str | None
+
+
+class LetterPage(TypedDict):
+    items: list[LetterSummary]
+    next: str | None
+
+
+class ChangeEvent(TypedDict):
+    """One change to a case (no reasons, descriptions or names): re-read the case."""
+
+    cursor: str
+    type: str
+    action: str
+    case_id: str
+    case_key: str
+    episode: int
+    customer_ref: str
+    at: str
+
+
+class EventPage(TypedDict):
+    items: list[ChangeEvent]
+    next: str | None
 
 
 class OpenTask(TypedDict):
@@ -281,6 +344,29 @@ def _segment(value: str) -> str:
 
 def _drop_none(values: Mapping[str, object]) -> dict[str, object]:
     return {k: v for k, v in values.items() if v is not None}
+
+
+def moment_param(value: datetime | date | str) -> str:
+    """A query moment: a datetime with its timezone, a date as midnight UTC, or a string
+    passed on as given (the API says if it is not a moment with a timezone)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"{value.isoformat()} needs a timezone")
+        return value.isoformat()
+    if isinstance(value, date):
+        return f"{value.isoformat()}T00:00:00+00:00"
+    return value
+
+
+def _query(values: Mapping[str, str | int | bool | None]) -> dict[str, str | int]:
+    """Query parameters: None left out, booleans as true/false."""
+    out: dict[str, str | int] = {}
+    for name, value in values.items():
+        if isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        elif value is not None:
+            out[name] = value
+    return out
 
 
 class UcbClient:
@@ -471,6 +557,79 @@ class UcbClient:
         path = f"/v1/customers/{_segment(customer_ref)}/arrangements"
         return cast(Arrangements, await self._call("GET", path))
 
+    async def search_cases(
+        self,
+        *,
+        customer_ref: str | None = None,
+        stage: str | None = None,
+        risk_flag: bool | None = None,
+        review_due_before: datetime | date | str | None = None,
+        open_task_kind: str | None = None,
+        profile: str | None = None,
+        open: bool | None = None,
+        episodes: Literal["latest", "all"] | None = None,
+        sort: Literal["opened_at", "next_review_at"] | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> CaseSearch:
+        """One page of cases matching every filter given, as pseudonymous summaries; pass
+        the page's ``next`` as ``cursor`` (with the same filters) for the following one.
+
+        ``review_due_before``: a datetime with timezone, or a date (midnight UTC)."""
+        params = _query(
+            {
+                "customer_ref": customer_ref,
+                "stage": stage,
+                "risk_flag": risk_flag,
+                "review_due_before": moment_param(review_due_before)
+                if review_due_before is not None
+                else None,
+                "open_task_kind": open_task_kind,
+                "profile": profile,
+                "open": open,
+                "episodes": episodes,
+                "sort": sort,
+                "cursor": cursor,
+                "limit": limit,
+            }
+        )
+        return cast(CaseSearch, await self._call("GET", "/v1/cases", params=params))
+
+    async def iter_cases(self, **filters: Any) -> AsyncIterator[CaseSummary]:
+        """Every case matching ``filters`` (as ``search_cases`` takes them), page by page."""
+        cursor: str | None = filters.pop("cursor", None)
+        while True:
+            page = await self.search_cases(**filters, cursor=cursor)
+            for item in page["items"]:
+                yield item
+            cursor = page["next"]
+            if cursor is None:
+                return
+
+    async def case_incidents(
+        self, customer_ref: str, cursor: str | None = None, limit: int | None = None
+    ) -> IncidentPage:
+        """A page of the current case's incidents, oldest first (``next``: the following)."""
+        path = f"/v1/cases/{_segment(customer_ref)}/incidents"
+        params = _query({"cursor": cursor, "limit": limit})
+        return cast(IncidentPage, await self._call("GET", path, params=params))
+
+    async def case_letters(
+        self, customer_ref: str, cursor: str | None = None, limit: int | None = None
+    ) -> LetterPage:
+        """A page of the current case's letters, oldest first (``next``: the following)."""
+        path = f"/v1/cases/{_segment(customer_ref)}/letters"
+        params = _query({"cursor": cursor, "limit": limit})
+        return cast(LetterPage, await self._call("GET", path, params=params))
+
+    async def events(self, after: str | None = None, limit: int | None = None) -> EventPage:
+        """Changes to cases after the cursor ``after`` (None: from the first), oldest first.
+
+        At least once: store the page's ``next`` only after handling its events, and
+        resume from it; an event seen twice is harmless (re-read the case)."""
+        params = _query({"after": after, "limit": limit})
+        return cast(EventPage, await self._call("GET", "/v1/events", params=params))
+
     # Tasks ---------------------------------------------------------------------------
 
     async def list_tasks(
@@ -479,13 +638,17 @@ class UcbClient:
         customer_ref: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        cursor: str | None = None,
     ) -> TaskPage:
-        """Open tasks the caller's roles may decide, oldest due first."""
+        """Open tasks the caller's roles may decide, oldest due first; page on with the
+        ``next`` cursor of the previous page (or ``offset``)."""
         params: dict[str, str | int] = {"limit": limit, "offset": offset}
         if kind is not None:
             params["kind"] = kind
         if customer_ref is not None:
             params["customer_ref"] = customer_ref
+        if cursor is not None:
+            params["cursor"] = cursor
         return cast(TaskPage, await self._call("GET", "/v1/tasks", params=params))
 
     async def claim_task(self, task_id: str) -> Task:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy import update as sql_update
@@ -41,6 +41,9 @@ from workflows.messages import (
     UpdateCaseRecord,
 )
 from workflows.retention_api import RETENTION_ACTOR, PurgedRecords
+
+# An incident or a letter: a row of one case episode (paged by time, then id).
+_EpisodeRow = TypeVar("_EpisodeRow", Incident, Letter)
 
 
 class TaskClaimConflict(Exception):
@@ -1164,59 +1167,58 @@ class Records:
     ) -> Sequence[Incident]:
         """A page of the episode's incidents, oldest first (``after``: the last row's
         occurred_at and id)."""
-        query = select(Incident).where(Incident.case_key == case_key)
-        if after is not None:
-            moment, key = after
-            query = query.where(
-                or_(
-                    Incident.occurred_at > moment,
-                    and_(Incident.occurred_at == moment, Incident.incident_id > key),
-                )
-            )
-        async with self._sessions() as session:
-            rows = await session.scalars(
-                query.order_by(Incident.occurred_at, Incident.incident_id).limit(limit)
-            )
-            return rows.all()
+        return await self._episode_page(
+            Incident, Incident.occurred_at, Incident.incident_id, case_key, after, limit
+        )
 
     async def latest_incidents(self, case_key: str, limit: int) -> Sequence[Incident]:
         """The episode's latest ``limit`` incidents, oldest first."""
-        async with self._sessions() as session:
-            rows = await session.scalars(
-                select(Incident)
-                .where(Incident.case_key == case_key)
-                .order_by(Incident.occurred_at.desc(), Incident.incident_id.desc())
-                .limit(limit)
-            )
-            return list(reversed(rows.all()))
+        return await self._episode_latest(
+            Incident, Incident.occurred_at, Incident.incident_id, case_key, limit
+        )
 
     async def letters_page(
         self, case_key: str, *, after: tuple[datetime, str] | None = None, limit: int = 50
     ) -> Sequence[Letter]:
         """A page of the episode's letters, oldest first (``after``: the last row's
         created_at and id)."""
-        query = select(Letter).where(Letter.case_key == case_key)
-        if after is not None:
-            moment, key = after
-            query = query.where(
-                or_(
-                    Letter.created_at > moment,
-                    and_(Letter.created_at == moment, Letter.letter_id > key),
-                )
-            )
-        async with self._sessions() as session:
-            rows = await session.scalars(
-                query.order_by(Letter.created_at, Letter.letter_id).limit(limit)
-            )
-            return rows.all()
+        return await self._episode_page(
+            Letter, Letter.created_at, Letter.letter_id, case_key, after, limit
+        )
 
     async def latest_letters(self, case_key: str, limit: int) -> Sequence[Letter]:
         """The episode's latest ``limit`` letters, oldest first."""
+        return await self._episode_latest(
+            Letter, Letter.created_at, Letter.letter_id, case_key, limit
+        )
+
+    async def _episode_page(
+        self,
+        row: type[_EpisodeRow],
+        moment: Any,
+        key: Any,
+        case_key: str,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> Sequence[_EpisodeRow]:
+        """Rows of an episode in (moment, key) order, after a keyset cursor."""
+        query = select(row).where(row.case_key == case_key)
+        if after is not None:
+            at, last = after
+            query = query.where(or_(moment > at, and_(moment == at, key > last)))
+        async with self._sessions() as session:
+            rows = await session.scalars(query.order_by(moment, key).limit(limit))
+            return rows.all()
+
+    async def _episode_latest(
+        self, row: type[_EpisodeRow], moment: Any, key: Any, case_key: str, limit: int
+    ) -> Sequence[_EpisodeRow]:
+        """An episode's latest ``limit`` rows, oldest first."""
         async with self._sessions() as session:
             rows = await session.scalars(
-                select(Letter)
-                .where(Letter.case_key == case_key)
-                .order_by(Letter.created_at.desc(), Letter.letter_id.desc())
+                select(row)
+                .where(row.case_key == case_key)
+                .order_by(moment.desc(), key.desc())
                 .limit(limit)
             )
             return list(reversed(rows.all()))

@@ -47,8 +47,9 @@ from api.routes.tasks import KindFilter, task_out
 from api.schemas import AuditEntryOut, CustomerRef, IncidentOut, LetterOut
 from policy.access import Access, AccessDecision, Basis, Involvement, read_access
 from records.models import Case
-from records.repository import CaseFilter
+from records.repository import CaseFilter, Records
 from starter.temporal import case_handle
+from tokens import Principal
 from workflows.case import CaseWorkflow
 from workflows.ids import case_workflow_id
 
@@ -243,19 +244,15 @@ async def list_incidents(
 ) -> IncidentPage:
     """The current case's incidents, oldest first, a page at a time (need to know, as the
     case itself; every read is audited)."""
-    case = await open_case_file(request, records, principal, customer_ref)
-    if case is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no case for this customer reference")
+    case_key = await _readable_case_key(request, records, principal, customer_ref)
     after = time_and_key(cursor, "incidents") if cursor else None
-    rows = await records.incidents_page(case.case_key, after=after, limit=limit + 1)
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        next_cursor = encode_cursor("incidents", last.occurred_at.isoformat(), last.incident_id)
+    rows = await records.incidents_page(case_key, after=after, limit=limit + 1)
+    page, more = rows[:limit], len(rows) > limit
     return IncidentPage(
         items=[IncidentOut.model_validate(i, from_attributes=True) for i in page],
-        next=next_cursor,
+        next=encode_cursor("incidents", page[-1].occurred_at.isoformat(), page[-1].incident_id)
+        if more
+        else None,
     )
 
 
@@ -270,19 +267,15 @@ async def list_letters(
 ) -> LetterPage:
     """The current case's letters, oldest first, a page at a time (need to know, as the
     case itself; every read is audited). ``GET /v1/letters/{id}`` gives one in full."""
-    case = await open_case_file(request, records, principal, customer_ref)
-    if case is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no case for this customer reference")
+    case_key = await _readable_case_key(request, records, principal, customer_ref)
     after = time_and_key(cursor, "letters") if cursor else None
-    rows = await records.letters_page(case.case_key, after=after, limit=limit + 1)
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        next_cursor = encode_cursor("letters", last.created_at.isoformat(), last.letter_id)
+    rows = await records.letters_page(case_key, after=after, limit=limit + 1)
+    page, more = rows[:limit], len(rows) > limit
     return LetterPage(
         items=[LetterOut.model_validate(x, from_attributes=True) for x in page],
-        next=next_cursor,
+        next=encode_cursor("letters", page[-1].created_at.isoformat(), page[-1].letter_id)
+        if more
+        else None,
     )
 
 
@@ -381,3 +374,13 @@ async def break_glass(
         basis=decision.basis.value,
         until=decision.until or until,
     )
+
+
+async def _readable_case_key(
+    request: Request, records: Records, principal: Principal, customer_ref: str
+) -> str:
+    """The current case episode the caller may read in full (else 403 / 404)."""
+    case = await open_case_file(request, records, principal, customer_ref)
+    if case is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no case for this customer reference")
+    return case.case_key

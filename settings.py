@@ -11,6 +11,7 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from limits import parse_many
 from pydantic import AfterValidator, Field, model_validator
@@ -27,6 +28,7 @@ DEV_CODEC_KEYS = {
     "dev-1": "ZGV2LW9ubHktcGF5bG9hZC1rZXktbm90LWZvci1wcmQ=",
     "dev-2": "ZGV2LW9ubHktYm91bmQtcGF5bG9hZC1rZXktMi1wcmQ=",
 }
+LOOPBACK_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1", "0.0.0.0"})
 # A random secret of 32 characters has far more distinct characters than this.
 MIN_DISTINCT_SECRET_CHARS = 12
 MIN_DISTINCT_KEY_BYTES = 16
@@ -284,6 +286,17 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "UCB_CODEC_KEYS must hold only random 32-byte keys in production, never "
                     "the development key under any id: " + "; ".join(weak_keys)
+                )
+            if not self.role_mailboxes:
+                raise ValueError(
+                    "UCB_ROLE_MAILBOXES must name the shared mailbox of each deciding role in "
+                    "production: without it an overdue task's escalation reaches no one"
+                )
+            public = urlsplit(self.public_url)
+            if public.scheme != "https" or (public.hostname or "") in LOOPBACK_HOSTS:
+                raise ValueError(
+                    "UCB_PUBLIC_URL must be the https address staff reach the API at in "
+                    f"production (escalation e-mails link to it), not {self.public_url!r}"
                 )
         if self.codec_active_key not in self.codec_keys:
             raise ValueError(

@@ -110,7 +110,11 @@ class IncidentAccepted(BaseModel):
 
     incident_id: str = Field(description="The incident's id.")
     case_id: str = Field(description="The customer's case workflow id.")
-    status: str = Field(default="accepted", description="Always accepted.")
+    status: Literal["accepted", "already_received"] = Field(
+        default="accepted",
+        description="accepted: a new incident; already_received: this source_reference was "
+        "received before, and this answer names that incident (nothing new is recorded).",
+    )
 
 
 class CustomerRegistered(BaseModel):

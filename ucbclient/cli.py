@@ -120,6 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument("customer_ref")
     state.set_defaults(call=lambda ucb, a: ucb.case_state(a.customer_ref))
 
+    access = case.add_parser(
+        "access",
+        parents=[common],
+        help="open a case you are not involved in; the reason goes on its audit trail",
+    )
+    access.add_argument("customer_ref")
+    access.add_argument("--reason", required=True, help="why (15 to 1000 characters)")
+    access.set_defaults(call=lambda ucb, a: ucb.break_glass(a.customer_ref, a.reason))
+
     page = argparse.ArgumentParser(add_help=False)
     page.add_argument("--cursor", help="the `next` of the previous page")
     page.add_argument("--limit", type=int, help="items per page (at most 200)")
@@ -176,6 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--after", help="the cursor to resume after")
     events.add_argument("--limit", type=int, help="events per page (at most 200)")
     events.set_defaults(call=lambda ucb, a: ucb.events(a.after, a.limit))
+
+    audit = commands.add_parser("audit", help="the audit trail (auditors)").add_subparsers(
+        dest="audit_command", required=True, metavar="COMMAND"
+    )
+    export = audit.add_parser(
+        "export", parents=[common], help="every episode's trail of one case, as CSV or JSON Lines"
+    )
+    export.add_argument("customer_ref")
+    export.add_argument("--format", choices=["csv", "jsonl"], default="jsonl")
+    export.set_defaults(call=lambda ucb, a: ucb.export_audit(a.customer_ref, a.format))
 
     appeal = commands.add_parser("appeal", parents=[common], help="log a customer's appeal")
     appeal.add_argument("customer_ref")

@@ -85,7 +85,7 @@ class Decision(TypedDict, total=False):
 class IncidentAccepted(TypedDict):
     incident_id: str
     case_id: str
-    status: str
+    status: Literal["accepted", "already_received"]
 
 
 class CustomerRegistered(TypedDict):
@@ -283,6 +283,14 @@ class AuditEvent(TypedDict):
     at: str
 
 
+class CaseAccess(TypedDict):
+    customer_ref: str
+    case_id: str
+    access: str
+    basis: str
+    until: str | None
+
+
 class AuditPage(TypedDict):
     items: list[AuditEvent]
     total: int
@@ -415,6 +423,25 @@ class UcbClient:
         params: Mapping[str, str | int] | None = None,
     ) -> Any:
         """One request, once; the parsed JSON of a 2xx answer, else UcbApiError."""
+        response = await self._request(method, path, json=json, params=params)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as error:
+            raise UcbApiError(
+                response.status_code, f"the API answered {method} {path} with non-JSON content"
+            ) from error
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> httpx.Response:
+        """One request, once; the 2xx answer, else UcbApiError."""
         try:
             response = await self._http.request(method, path, json=json, params=params)
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:
@@ -435,14 +462,7 @@ class UcbClient:
             ) from error
         if not response.is_success:
             raise error_from_response(response)
-        if not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError as error:
-            raise UcbApiError(
-                response.status_code, f"the API answered {method} {path} with non-JSON content"
-            ) from error
+        return response
 
     # Intake --------------------------------------------------------------------------
 
@@ -505,6 +525,18 @@ class UcbClient:
         """The running workflow's own view of the case (needs the worker)."""
         path = f"/v1/cases/{_segment(customer_ref)}/state"
         return cast(CaseState, await self._call("GET", path))
+
+    async def break_glass(self, customer_ref: str, reason: str) -> CaseAccess:
+        """Open a case one is not involved in, for a while, with the reason recorded on its
+        audit trail (need to know: the auditor sees who, when and why)."""
+        path = f"/v1/cases/{_segment(customer_ref)}/access"
+        return cast(CaseAccess, await self._call("POST", path, json={"reason": reason}))
+
+    async def export_audit(self, customer_ref: str, fmt: Literal["csv", "jsonl"] = "jsonl") -> str:
+        """The audit trail of every episode of a customer's case (auditors), as CSV or
+        JSON Lines; the export is itself audited."""
+        path = f"/v1/cases/{_segment(customer_ref)}/audit/export"
+        return (await self._request("GET", path, params={"format": fmt})).text
 
     async def log_appeal(
         self,

@@ -95,4 +95,8 @@ async def post_incident(
             headers=dict(RETRY_AFTER_HEADERS),
         ) from exc
     await records.incident_signalled(incident.incident_id)
-    return IncidentAccepted(incident_id=incident.incident_id, case_id=handle.id)
+    return IncidentAccepted(
+        incident_id=incident.incident_id,
+        case_id=handle.id,
+        status="already_received" if resend else "accepted",
+    )

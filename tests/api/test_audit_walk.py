@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+import pytest
 from temporalio.worker import Worker
 
 from api.app import AUDITED_READS, create_app
@@ -239,18 +240,23 @@ def audited_routes(settings: Settings) -> set[str]:
     return routes
 
 
+@pytest.mark.parametrize("profile", ["housing_solutions", "magna"])
 async def test_every_change_and_read_is_on_the_trail_under_the_token_identity(
     api_url: str,
     worker: Worker,
     settings: Settings,
     stack_records: Records,
     token_for: Any,
+    profile: Literal["housing_solutions", "magna"],
 ) -> None:
+    settings.policy_profile = profile  # read by intake when the case starts
     ref = f"WALK-{uuid.uuid4().hex[:8]}"
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
         walk = Walk(http, token_for, ref)
         await walk_every_audited_endpoint(walk)
 
+    case = await stack_records.latest_case(ref)
+    assert case is not None and case.profile == profile
     # The walk called every audited route the app has (a new one needs a step here).
     walked = {route for route, *_ in walk.calls}
     assert audited_routes(settings) - walked == set()

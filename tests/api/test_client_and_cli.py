@@ -297,3 +297,54 @@ async def test_cli_usage_errors_exit_2(
         "2026-11-20T10:00:00",
     )
     assert code == 2 and "needs a timezone" in err
+
+
+async def test_break_glass_and_the_auditors_export_through_the_client_and_cli(
+    api_url: str,
+    worker: Worker,
+    token_for: Minter,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Need to know from the command line: an uninvolved manager is refused, records why,
+    reads the case; the auditor's export shows who, with which roles, and why."""
+    ref = new_ref()
+    async with UcbClient(api_url, token_for("case_system", user="crm")) as crm:
+        await crm.report_incident(
+            customer_ref=ref,
+            category="unreasonable_persistence",
+            channel="phone",
+            occurred_at=datetime(2026, 11, 20, 10, tzinfo=UTC),
+            description="Tenth call today",
+            reported_by="kim",
+        )
+
+        async def opened() -> bool:
+            try:
+                return bool(await crm.get_case(ref))
+            except UcbApiError:
+                return False
+
+        await eventually(opened)
+    _cli_env(monkeypatch, api_url, token_for("manager", user="Mo-Uninvolved"))
+    code, out, err = await _ucb(capsys, "case", "show", ref)
+    assert code == 1 and "break glass" not in out and "/access" in err, (out, err)
+    reason = "Covering the case officer's leave this week"
+    code, out, err = await _ucb(capsys, "case", "access", ref, "--reason", reason)
+    assert code == 0, err
+    assert json.loads(out)["basis"] == "break_glass"
+    code, out, err = await _ucb(capsys, "case", "show", ref)
+    assert code == 0 and json.loads(out)["case_id"] == f"ucb-case-{ref}", err
+
+    _cli_env(monkeypatch, api_url, token_for("auditor", user="audrey"))
+    code, out, err = await _ucb(capsys, "audit", "export", ref)
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    [glass] = [r for r in rows if r["action"] == "break_glass"]
+    assert (glass["actor"], glass["role"], glass["reason"]) == ("Mo-Uninvolved", "manager", reason)
+    code, out, err = await _ucb(capsys, "audit", "export", ref, "--format", "csv")
+    assert code == 0 and out.startswith("id,at,case_key,actor,role,action"), (out[:80], err)
+    # Only auditors export.
+    _cli_env(monkeypatch, api_url, token_for("manager", user="Mo-Uninvolved"))
+    code, out, err = await _ucb(capsys, "audit", "export", ref)
+    assert (code == 1 and "403" in err) or "auditor" in err, err

@@ -73,6 +73,7 @@ async def test_resending_with_the_same_source_reference_is_idempotent(
         first = await http.post("/v1/incidents", json=body(ref, source_reference="CRM-77"))
         again = await http.post("/v1/incidents", json=body(ref, source_reference="CRM-77"))
         assert first.json()["incident_id"] == again.json()["incident_id"]
+        assert (first.json()["status"], again.json()["status"]) == ("accepted", "already_received")
 
         async def recorded() -> list[Any] | None:
             response = await http.get(f"/v1/cases/{ref}")

@@ -45,15 +45,36 @@ def test_production_refuses_the_development_payload_key() -> None:
         Settings(environment="production", secret_key=REAL_SECRET, database_url=PG)
 
 
+PRODUCTION: dict[str, object] = {
+    "environment": "production",
+    "secret_key": REAL_SECRET,
+    "database_url": PG,
+    "codec_keys": REAL_KEYS,
+    "codec_active_key": "k2",
+    "role_mailboxes": {"manager": "managers@landlord.example"},
+    "public_url": "https://cases.landlord.example",
+}
+
+
 def test_production_accepts_a_real_secret_key_and_postgres() -> None:
-    settings = Settings(
-        environment="production",
-        secret_key=REAL_SECRET,
-        database_url=PG,
-        codec_keys=REAL_KEYS,
-        codec_active_key="k2",
-    )
+    settings = Settings(**PRODUCTION)  # type: ignore[arg-type]
     assert settings.secret_key
+
+
+@pytest.mark.parametrize(
+    ("change", "refused"),
+    [
+        ({"role_mailboxes": {}}, "UCB_ROLE_MAILBOXES"),
+        ({"public_url": "http://127.0.0.1:8000"}, "UCB_PUBLIC_URL"),
+        ({"public_url": "https://localhost"}, "UCB_PUBLIC_URL"),
+        ({"public_url": "http://cases.landlord.example"}, "https"),
+    ],
+)
+def test_production_refuses_escalations_to_no_one_or_links_to_this_machine(
+    change: dict[str, object], refused: str
+) -> None:
+    with pytest.raises(ValidationError, match=refused):
+        Settings(**{**PRODUCTION, **change})  # type: ignore[arg-type]
 
 
 def test_the_active_payload_key_must_exist() -> None:

@@ -16,9 +16,10 @@ from fastapi import Request
 from pydantic import BaseModel, Field, field_validator
 
 from api.casework import Problem
+from api.deps import audit_call
 from policy.access import Access, AccessDecision, Involvement, read_access
 from records.models import Case
-from records.repository import ApiCall, Records
+from records.repository import Records
 from tokens import Principal
 
 # A break-glass reason: long enough to say why, short enough to stay a reason.
@@ -175,14 +176,6 @@ async def grant_break_glass(
     gives: for the API's ``POST /v1/cases/{ref}/access`` and the inbox's form alike."""
     now = datetime.now(UTC)
     until = now + timedelta(seconds=lasts_seconds)
-    call = ApiCall(
-        actor=principal.user,
-        role=principal.role_names,
-        action=action,
-        outcome=201,
-        details={"path": path},
-        at=now,
-        case_key=case.case_key,
-    )
+    call = audit_call(principal, action, 201, path, now, case_key=case.case_key)
     await records.record_break_glass(case.case_key, call, reason, until)
     return await case_access(records, principal, case.case_key), until

@@ -127,16 +127,23 @@ def held_by_colleague(
     )
 
 
+async def _task_and_role(
+    task_id: str, principal: Principal, records: Records
+) -> tuple[TaskRow, str]:
+    """The task and the role the caller acts in on it (404 or 403 as a Problem)."""
+    task = await records.get_task(task_id)
+    if task is None:
+        raise Problem(404, f"no task {task_id}")
+    return task, acting_role(principal, task.role, task.escalated_to)
+
+
 async def claim_task(
     task_id: str, principal: Principal, records: Records, settings: Settings
 ) -> TaskRow:
     """Take a task so colleagues see it is being dealt with (a lapsed claim, or one held
     below a role the task escalated to, is taken over and audited); 404, 403 or 409 as a
     Problem."""
-    task = await records.get_task(task_id)
-    if task is None:
-        raise Problem(404, f"no task {task_id}")
-    role = acting_role(principal, task.role, task.escalated_to)
+    task, role = await _task_and_role(task_id, principal, records)
     now = datetime.now(UTC)
     takeover = not held_by_colleague(task, principal, role, settings, now)
     try:
@@ -149,10 +156,7 @@ async def release_task(task_id: str, principal: Principal, records: Records) -> 
     """Release the claim on a task: the claimant may, and so may a role the task escalated
     to (the rules of ``claim``, mirrored); a 403 Problem for anyone else, 409 if the task
     is not open or not claimed. The release is audited with the task's case."""
-    task = await records.get_task(task_id)
-    if task is None:
-        raise Problem(404, f"no task {task_id}")
-    role = acting_role(principal, task.role, task.escalated_to)
+    task, role = await _task_and_role(task_id, principal, records)
     if task.status != "open":
         raise Problem(409, f"task {task_id} is already {task.status}")
     if task.claimed_by is None:
@@ -182,10 +186,7 @@ async def complete_task(
     settings: Settings,
 ) -> CaseStateOut:
     """Send the decision to the case workflow as an update whose id is the task id."""
-    task = await records.get_task(task_id)
-    if task is None:
-        raise Problem(404, f"no task {task_id}")
-    role = acting_role(principal, task.role, task.escalated_to)
+    task, role = await _task_and_role(task_id, principal, records)
     if task.status != "open":
         raise Problem(409, f"task {task_id} is already {task.status}")
     if held_by_colleague(task, principal, role, settings, datetime.now(UTC)):

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from temporalio.client import Client
 
 from api.faults import RETRY_AFTER_HEADERS
-from records.repository import Records
+from records.repository import ApiCall, Records
 from settings import Settings
 from starter.temporal import connect
+from tokens import Principal
 
 
 class TemporalGateway:
@@ -58,3 +60,26 @@ async def temporal_of(request: Request) -> Client:
 SettingsDep = Annotated[Settings, Depends(settings_of)]
 RecordsDep = Annotated[Records, Depends(records_of)]
 TemporalDep = Annotated[Client, Depends(temporal_of)]
+
+
+def audit_call(
+    principal: Principal,
+    action: str,
+    outcome: int,
+    path: str,
+    at: datetime,
+    *,
+    case_key: str | None = None,
+    **details: object,
+) -> ApiCall:
+    """The audit row of a call made with ``principal``'s token: actor and roles always
+    from the token, never from a request body."""
+    return ApiCall(
+        actor=principal.user,
+        role=principal.role_names,
+        action=action,
+        outcome=outcome,
+        details={"path": path, **details},
+        at=at,
+        case_key=case_key,
+    )

@@ -26,7 +26,7 @@ Workflow ids are ``ucb-case-<customer_ref>``: the pseudonymous reference only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -35,6 +35,7 @@ from pydantic import ConfigDict, TypeAdapter
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause
 from temporalio.api.failure.v1 import Failure
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryReverseRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
@@ -139,7 +140,14 @@ async def _workflow_task_failure(client: Client, workflow_id: str, run_id: str) 
             maximum_page_size=_HISTORY_TAIL_EVENTS,
         )
     )
-    for event in response.history.events:
+    return latest_workflow_task_failure(response.history.events)
+
+
+def latest_workflow_task_failure(newest_first: Iterable[HistoryEvent]) -> str | None:
+    """The type (or cause, or timeout) of the latest workflow task failure among history
+    events given newest first; None if there is none. Messages are never read: they may
+    quote a payload, and they are encrypted anyway."""
+    for event in newest_first:
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
             attributes = event.workflow_task_failed_event_attributes
             found = failure_type(attributes.failure)

@@ -8,10 +8,9 @@ from fastapi import APIRouter, Request
 
 from api.auth import ArrangementReader, Intake
 from api.decision_schemas import ArrangementsOut
-from api.deps import RecordsDep
+from api.deps import RecordsDep, audit_call
 from api.schemas import CustomerDetails, CustomerRef, CustomerRegistered
 from policy.protocol import DIRECT_CONTACT_ENDED, INTERIM_MEASURES, arrangements
-from records.repository import ApiCall
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 
@@ -27,13 +26,8 @@ async def put_customer(
     """Register or update a customer's contact details (fields left out are unchanged);
     the audit row, written with the change, holds each changed field before and after."""
     now = datetime.now(UTC)
-    audit = ApiCall(
-        actor=principal.user,
-        role=principal.role_names,
-        action="PUT /v1/customers/{customer_ref}",
-        outcome=200,
-        details={"path": f"/v1/customers/{customer_ref}"},
-        at=now,
+    audit = audit_call(
+        principal, "PUT /v1/customers/{customer_ref}", 200, f"/v1/customers/{customer_ref}", now
     )
     customer = await records.update_customer(
         customer_ref,

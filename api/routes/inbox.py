@@ -44,14 +44,13 @@ from api.auth import (
 )
 from api.casework import Problem, acting_role, claim_task, complete_task, release_task
 from api.decision_schemas import DecisionIn
-from api.deps import records_of, settings_of, temporal_of
+from api.deps import audit_call, records_of, settings_of, temporal_of
 from api.integrator import CASE_VIEW_LATEST
 from api.ratelimit import Action, Throttled, throttle_address, throttle_subject
 from policy.decisions import TERMS_OUTCOMES
 from policy.protocol import CONTACT_METHODS
 from policy.tasks import OUTCOMES, TaskKind, release_allowed
 from records.models import Case, CustomerSupport, Task
-from records.repository import ApiCall
 from tokens import InvalidToken, Principal, read_token
 from workflows.ids import CUSTOMER_REF_PATTERN
 
@@ -691,13 +690,12 @@ async def _audit_inbox_change(
 ) -> None:
     """Audit an inbox form that changed something, as the API's own calls are audited."""
     await records_of(request).record_api_call(
-        ApiCall(
-            actor=principal.user,
-            role=principal.role_names,
-            action=action,
-            outcome=status_code,
-            details={"path": request.url.path},
-            at=datetime.now(UTC),
+        audit_call(
+            principal,
+            action,
+            status_code,
+            request.url.path,
+            datetime.now(UTC),
             case_key=case_key,
         )
     )

@@ -16,11 +16,10 @@ from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy.exc import IntegrityError
 from temporalio.service import RPCError
 
-from api.deps import RecordsDep, SettingsDep, TemporalDep
+from api.deps import RecordsDep, SettingsDep, TemporalDep, audit_call
 from api.faults import RETRY_AFTER_HEADERS
 from api.ratelimit import LimitedIntake
 from api.schemas import IncidentAccepted, IncidentIn
-from records.repository import ApiCall
 from starter.temporal import report_incident
 from workflows.messages import IncidentReport
 
@@ -64,13 +63,13 @@ async def post_incident(
         submitted_by=principal.user,
         submitted_role=principal.role_names,
     )
-    audit = ApiCall(
-        actor=principal.user,
-        role=principal.role_names,
-        action="POST /v1/incidents",
-        outcome=status.HTTP_202_ACCEPTED,
-        details={"path": "/v1/incidents", "incident_id": incident.incident_id},
-        at=now,
+    audit = audit_call(
+        principal,
+        "POST /v1/incidents",
+        status.HTTP_202_ACCEPTED,
+        "/v1/incidents",
+        now,
+        incident_id=incident.incident_id,
     )
     customer = body.customer.model_dump(exclude_none=True) if body.customer else None
     resend = False

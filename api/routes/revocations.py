@@ -9,9 +9,8 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field, StringConstraints
 
 from api.base import ApiModel
-from api.deps import RecordsDep
+from api.deps import RecordsDep, audit_call
 from api.routes.health import Operator
-from records.repository import ApiCall
 
 router = APIRouter(prefix="/v1", tags=["operations"])
 
@@ -39,13 +38,8 @@ async def revoke(
 ) -> RevocationOut:
     """Refuse every token issued to a user until now (they sign in again with a new one)."""
     now = datetime.now(UTC)
-    audit = ApiCall(
-        actor=principal.user,
-        role=principal.role_names,
-        action="POST /v1/revocations",
-        outcome=status.HTTP_201_CREATED,
-        details={"path": "/v1/revocations"},
-        at=now,
+    audit = audit_call(
+        principal, "POST /v1/revocations", status.HTTP_201_CREATED, "/v1/revocations", now
     )
     await records.revoke_subject(body.subject, audit)
     request.state.audited = True

@@ -14,6 +14,7 @@ from temporalio.service import RPCError
 from policy.categories import Category, Channel
 from policy.protocol import AssessmentFactors, ProtocolTerms
 from settings import Settings
+from starter.ops import latest_workflow_task_failure
 from starter.temporal import report_incident
 from tests.support import eventually
 from workflows.case import CaseWorkflow
@@ -76,16 +77,11 @@ def assert_everything_in_force_is_reviewed(state: CaseState) -> CaseState:
     return state
 
 
-async def workflow_task_failures(handle: Handle) -> list[str]:
-    """Why the case's workflow tasks failed or timed out, from its history (diagnostics)."""
-    failures = []
-    async for event in handle.fetch_history_events():
-        if event.HasField("workflow_task_failed_event_attributes"):
-            failed = event.workflow_task_failed_event_attributes
-            failures.append(f"failed: {failed.failure.message}")
-        elif event.HasField("workflow_task_timed_out_event_attributes"):
-            failures.append("timed out")
-    return failures
+async def latest_task_failure(handle: Handle) -> str | None:
+    """Why the case's latest workflow task failed or timed out (diagnostics), read the way
+    the stuck-case scan reads it."""
+    events = [event async for event in handle.fetch_history_events()]
+    return latest_workflow_task_failure(reversed(events))
 
 
 async def state_when(handle: Handle, check: Any, within: float = 30) -> CaseState:
@@ -111,8 +107,10 @@ async def state_when(handle: Handle, check: Any, within: float = 30) -> CaseStat
     except AssertionError as err:
         if not refused:
             raise
-        reasons = await workflow_task_failures(handle)
-        raise AssertionError(f"{err}; queries refused {len(refused)} times: {reasons}") from err
+        reason = await latest_task_failure(handle)
+        raise AssertionError(
+            f"{err}; queries refused {len(refused)} times; latest workflow task failure: {reason}"
+        ) from err
 
 
 async def open_task(handle: Handle, kind: str, within: float = 30) -> Task:

@@ -25,6 +25,7 @@ COPY activities/ activities/
 COPY policy/ policy/
 COPY records/ records/
 COPY letters/ letters/
+COPY reports/ reports/
 COPY api/ api/
 COPY starter/ starter/
 COPY ucbclient/ ucbclient/

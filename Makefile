@@ -30,7 +30,7 @@ pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)  ## print speed figures against same-run baselines
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Regenerate the lock files after changing dependencies in pyproject.toml (needs uv).
 lock:

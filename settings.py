@@ -28,6 +28,9 @@ DEV_CODEC_KEYS = {
     "dev-1": "ZGV2LW9ubHktcGF5bG9hZC1rZXktbm90LWZvci1wcmQ=",
     "dev-2": "ZGV2LW9ubHktYm91bmQtcGF5bG9hZC1rZXktMi1wcmQ=",
 }
+# The month each profile's policy is reviewed in, by default (Magna reviews its policy
+# every year; Housing Solutions sets no annual review).
+ANNUAL_REVIEW_MONTHS = {"magna": 4}
 LOOPBACK_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1", "0.0.0.0"})
 # A random secret of 32 characters has far more distinct characters than this.
 MIN_DISTINCT_SECRET_CHARS = 12
@@ -169,6 +172,14 @@ class Settings(BaseSettings):
     retention_interval_seconds: int = Field(default=86_400, gt=0)
     retention_batch: int = Field(default=100, gt=0)
 
+    # Board packs (workflows/board_pack.py): the monthly Board pack is made on the 1st of
+    # each month at 06:00 London time, for the previous month; UCB_BOARD_PACK_INTERVAL_SECONDS
+    # runs it every so many seconds instead (tests and demos). The annual policy review
+    # pack is made on the 1st of UCB_ANNUAL_REVIEW_MONTH (1-12; 0: none) for the previous
+    # twelve months; unset, the profile decides (Magna: April; Housing Solutions: none).
+    board_pack_interval_seconds: int | None = Field(default=None, gt=0)
+    annual_review_month: int | None = Field(default=None, ge=0, le=12)
+
     # Policy
     policy_profile: Literal["housing_solutions", "magna"] = "housing_solutions"
     # Seconds for any profile duration, e.g. UCB_DURATIONS='{"review_period_default": 10}'
@@ -184,6 +195,12 @@ class Settings(BaseSettings):
     # at most a week).
     break_glass_seconds: int = Field(default=8 * 3600, gt=0, le=7 * 24 * 3600)
     update_timeout_seconds: float = Field(default=10.0, gt=0)
+    # How long an API process keeps its answer to "was this token revoked?" (one read of
+    # the revocation list per token per period; 0: read it on every request). A revocation
+    # made through the process (POST /v1/revocations, the inbox's sign-out) applies at
+    # once; one made through another API process is refused here at most this many
+    # seconds later.
+    revocation_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # Payload encryption: key id -> base64 of 32 random bytes; the active key encrypts,
     # every listed key decrypts (rotation: add a key, make it active, keep the old one).
     codec_keys: dict[str, str] = Field(default_factory=lambda: dict(DEV_CODEC_KEYS))
@@ -223,6 +240,18 @@ class Settings(BaseSettings):
     metrics_cache_seconds: float = Field(default=15.0, ge=0)
     metrics_stuck_scan_seconds: float = Field(default=60.0, ge=0)
     worker_metrics_address: str | None = None
+
+    # Worker tuning (worker.build_worker): the Temporal SDK's defaults until measured.
+    # Workflows kept in the worker's cache (sticky execution; 0: none); workflow and
+    # activity tasks run at once; concurrent polls of the task queue for each (at least 2
+    # while workflows are cached). Every case's run gets its workflow task timeout from
+    # UCB_WORKFLOW_TASK_TIMEOUT_SECONDS (at most 120, Temporal's limit).
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
+    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=1)
+    worker_max_concurrent_activities: int = Field(default=100, ge=1)
+    worker_max_concurrent_workflow_task_polls: int = Field(default=5, ge=1)
+    worker_max_concurrent_activity_task_polls: int = Field(default=5, ge=1)
+    workflow_task_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     @model_validator(mode="before")
     @classmethod
@@ -313,6 +342,13 @@ class Settings(BaseSettings):
     def post_room(self) -> Path:
         assert self.post_room_dir is not None
         return self.post_room_dir
+
+    @property
+    def annual_review_month_in_force(self) -> int:
+        """The month (1-12) of the annual policy review pack; 0 when there is none."""
+        if self.annual_review_month is not None:
+            return self.annual_review_month
+        return ANNUAL_REVIEW_MONTHS.get(self.policy_profile, 0)
 
     @property
     def retention_period_seconds(self) -> int:

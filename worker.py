@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 
 from temporalio.client import Client
 from temporalio.service import RPCError
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.board_pack import BoardPackActivities, PackConfig
 from activities.cases import CaseActivities
 from activities.retention import RetentionActivities
 from letters.deliver import MailConfig
@@ -19,9 +21,11 @@ from policy.retention import describe_period, namespace_retention_days
 from records.db import make_engine, make_sessionmaker
 from records.repository import Records
 from settings import Settings, get_settings
+from starter.board_pack import ensure_board_pack_schedules
 from starter.logs import configure_logging
 from starter.retention import apply_namespace_retention, ensure_retention_schedule
 from starter.temporal import connect, metrics_runtime
+from workflows.board_pack import AnnualReviewPackWorkflow, BoardPackWorkflow
 from workflows.case import CaseWorkflow
 from workflows.letter import LetterWorkflow
 from workflows.retention import RetentionWorkflow
@@ -55,6 +59,7 @@ PURE_MODULES = (
     "workflows.search_attributes",
     "workflows.activity_api",
     "workflows.retention_api",
+    "workflows.board_pack_api",
 )
 
 
@@ -62,6 +67,31 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     """The sandbox, passing through only the pure modules above."""
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PURE_MODULES)
+    )
+
+
+class WorkerTuning(TypedDict):
+    """The worker options the settings tune (``Worker(...)`` keyword arguments)."""
+
+    max_cached_workflows: int
+    max_concurrent_workflow_tasks: int
+    max_concurrent_activities: int
+    workflow_task_poller_behavior: PollerBehaviorSimpleMaximum
+    activity_task_poller_behavior: PollerBehaviorSimpleMaximum
+
+
+def tuning(settings: Settings) -> WorkerTuning:
+    """Cache size, task slots and pollers from the settings (UCB_WORKER_*)."""
+    return WorkerTuning(
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(
+            settings.worker_max_concurrent_workflow_task_polls
+        ),
+        activity_task_poller_behavior=PollerBehaviorSimpleMaximum(
+            settings.worker_max_concurrent_activity_task_polls
+        ),
     )
 
 
@@ -92,12 +122,28 @@ def build_worker(
         settings.post_room,
         RetentionInput(settings.retention_period_seconds, settings.retention_batch),
     )
+    packs = BoardPackActivities(
+        records,
+        mail_config(settings),
+        PackConfig(
+            profile=settings.policy_profile,
+            annual_review_month=settings.annual_review_month_in_force,
+            public_url=settings.public_url,
+        ),
+    )
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CaseWorkflow, LetterWorkflow, RetentionWorkflow],
+        workflows=[
+            CaseWorkflow,
+            LetterWorkflow,
+            RetentionWorkflow,
+            BoardPackWorkflow,
+            AnnualReviewPackWorkflow,
+        ],
         workflow_runner=workflow_runner(),
         workflow_failure_exception_types=[Exception] if strict else [],
+        **tuning(settings),
         activities=[
             activities.open_case,
             activities.record_incidents,
@@ -107,6 +153,7 @@ def build_worker(
             activities.escalate_task,
             activities.supersede_task,
             activities.record_case_event,
+            activities.record_case_writes,
             activities.record_support,
             activities.draft_letter,
             activities.deliver_letter,
@@ -117,6 +164,10 @@ def build_worker(
             retention.purge_episode_runs,
             retention.purge_episode_records,
             retention.record_retention_run,
+            packs.board_pack_settings,
+            packs.compose_pack,
+            packs.email_pack_link,
+            packs.record_pack_made,
         ],
     )
 
@@ -141,6 +192,7 @@ async def main() -> None:
     worker = build_worker(client, settings, records)
     logging.getLogger(__name__).info("worker polling task queue %s", settings.task_queue)
     await ensure_retention_schedule(client, settings, records)
+    await ensure_board_pack_schedules(client, settings, records)
     await set_namespace_retention(client, settings)
     sweep = asyncio.create_task(sweep_unsignalled_incidents(records, settings))
     try:

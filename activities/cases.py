@@ -49,7 +49,9 @@ from workflows.messages import (
     ReaddressedLetter,
     ReaddressLetter,
     RecordCaseEvent,
+    RecordCaseWrites,
     RecordDecision,
+    RecordedCaseWrites,
     RecordedIncidents,
     RecordIncidents,
     StoreSupport,
@@ -162,6 +164,30 @@ class CaseActivities(CaseActivityApi):
         """Append an audit row for a case event."""
         with records_errors():
             await self._records.record_event(request)
+
+    @activity.defn(name="record_case_writes")
+    async def record_case_writes(self, request: RecordCaseWrites) -> RecordedCaseWrites:
+        """Audit rows, tasks, letters drafted and the case record of one pass, in one
+        transaction; answers with the letters as stored (to start their delivery).
+
+        Letters not stored yet are rendered first (a template fault fails the whole batch
+        as LetterNotRendered, nothing written); every write is skipped if already on
+        record, so a retry writes nothing twice."""
+        drafts = [w.letter for w in request.writes if w.letter is not None]
+        now = datetime.now(UTC)
+        rendered: dict[str, Letter] = {}
+        with records_errors():
+            for draft in drafts:
+                if draft.letter_id in rendered:
+                    continue
+                if await self._records.get_letter(draft.letter_id) is None:
+                    customer = await self._records.get_customer(draft.customer_ref)
+                    support = await self._records.get_support(draft.customer_ref)
+                    rendered[draft.letter_id] = self._render(draft, customer, support, now)
+            stored = await self._records.record_case_writes(request.writes, rendered)
+        return RecordedCaseWrites(
+            letters=[DraftedLetter(x.letter_id, x.delivery, x.status) for x in stored]
+        )
 
     @activity.defn(name="record_support")
     async def record_support(self, request: StoreSupport) -> None:

@@ -25,11 +25,15 @@ from api.routes import (
     cases,
     codec,
     customers,
+    equality,
     events,
     health,
     inbox,
     incidents,
     letters,
+    report_packs,
+    reports,
+    reports_page,
     revocations,
     tasks,
 )
@@ -82,6 +86,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         codec,
         inbox,
         events,
+        equality,
+        reports_page,
+        reports,
+        report_packs,
     )
     for module in routers:
         app.include_router(module.router)
@@ -139,12 +147,20 @@ AUDITED_READS = frozenset(
         "GET /v1/cases/{customer_ref}/state",
         "GET /v1/cases/{customer_ref}/incidents",
         "GET /v1/cases/{customer_ref}/letters",
+        "GET /v1/customers/{customer_ref}/equality",
         "GET /v1/letters/{letter_id}",
         "GET /v1/audit",
+        "GET /v1/reports",
+        "GET /v1/reports/{section}",
         "GET /v1/cases/{customer_ref}/audit/export",
         "GET /inbox/tasks/{task_id}",
         "GET /inbox/cases",
         "GET /inbox/letters/{letter_id}",
+        "GET /inbox/reports",
+        "GET /inbox/reports/{section}.csv",
+        "GET /inbox/reports/packs",
+        "GET /inbox/reports/packs/{pack_id}",
+        "GET /inbox/reports/packs/{pack_id}.pdf",
         "POST /codec/decode",
     }
 )

@@ -23,6 +23,8 @@ CASE_READERS = STAFF | {R.CASE_SYSTEM}
 ARRANGEMENT_READERS = STAFF | {R.CONTRACTOR, R.CASE_SYSTEM}
 AUDITORS = frozenset({R.AUDITOR})
 CODEC_USERS = frozenset({R.OPERATOR, R.AUDITOR})
+# Management reporting (HS 9.2): oversight roles, never officers or systems.
+REPORT_READERS = frozenset({R.MANAGER, R.HEAD_OF_SERVICE, R.DIRECTOR, R.AUDITOR})
 
 COOKIE = "ucb_token"
 # The sign-in cookie is a session for the inbox pages (and the codec calls the Temporal
@@ -70,13 +72,19 @@ def principal_from_request(
 async def refuse_revoked(request: Request, principal: Principal) -> None:
     """401 for a token revoked at sign-out, or with every token of its user.
 
+    The answer is kept for ``UCB_REVOCATION_CACHE_SECONDS`` in this process (one read per
+    token per period); a revocation made through this process applies at once.
+
     While the records database is unreachable the revocation list cannot be read: the
     token is then taken on its signature and bounded lifetime (a warning is logged), so
     routes that do not need the records keep answering."""
     records = request.app.state.records
     try:
         revoked = await records.token_revoked(
-            principal.token_id, principal.user, principal.issued_at
+            principal.token_id,
+            principal.user,
+            principal.issued_at,
+            cache_seconds=request.app.state.settings.revocation_cache_seconds,
         )
     except (SQLAlchemyError, OSError) as error:
         log.warning(
@@ -121,5 +129,6 @@ Decider = Annotated[Principal, Depends(require(DECIDERS))]
 ArrangementReader = Annotated[Principal, Depends(require(ARRANGEMENT_READERS))]
 Auditor = Annotated[Principal, Depends(require(AUDITORS))]
 CodecUser = Annotated[Principal, Depends(require(CODEC_USERS))]
+ReportReader = Annotated[Principal, Depends(require(REPORT_READERS))]
 Staff = Annotated[Principal, Depends(require(STAFF | {R.CASE_SYSTEM}))]
 StaffOnly = Annotated[Principal, Depends(require(STAFF))]

@@ -270,7 +270,9 @@ async def record_support(
 ) -> CaseStateOut:
     """Record support needs, an advocate and reasonable adjustments on the case."""
     role = sorted(r.value for r in principal.roles)[0]
-    support = SupportRecord(recorded_by=principal.user, role=role, **body.model_dump())
+    # Equality monitoring stays in the records (the route stores it): never in the workflow.
+    fields = body.model_dump(exclude={"equality"})
+    support = SupportRecord(recorded_by=principal.user, role=role, **fields)
     return await _update_case(
         customer_ref,
         client,

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from api.base import ApiModel, EmailAddress
 from api.decision_docs import outcome_description, outcomes_extension
+from api.equality_schemas import EqualityIn
 from policy.protocol import CONTACT_METHODS
 
 Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -272,6 +273,12 @@ class SupportIn(ApiModel):
         default=True,
         description="With contact via an advocate: also send the customer a copy of each "
         "letter (set false only where a decision says the customer should not get one).",
+    )
+    equality: EqualityIn | None = Field(
+        default=None,
+        description="Equality and vulnerability monitoring (HS 7.1), recorded with the support "
+        "details: voluntary, kept in the records only (never sent to the case workflow), "
+        "as PUT /v1/customers/{customer_ref}/equality records it.",
     )
 
 

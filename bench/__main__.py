@@ -1,16 +1,26 @@
-"""`make bench`: how fast the stack gets ready, and incident intake throughput.
+"""`make bench`: every speed and memory figure beside a baseline measured in the same run.
 
-Each figure is printed next to a baseline measured in the same run, as a ratio, because
-these machines are shared and noisy:
-- stack ready time (`python -m devstack` until /healthz answers) vs a bare
-  `temporal server start-dev` until its port accepts connections;
-- incidents accepted per second through `POST /v1/incidents` (HTTP, token, validation,
-  signal-with-start, encrypted payload) vs plain signals sent with the Temporal client.
+Each figure is printed next to its baseline, as a ratio, because these machines are shared
+and noisy; all of them are written as JSON under bench/results/ with the load average
+(docs/performance.md holds the latest table and how to read it). Parts (``--only``):
+- ``ready``: stack ready time vs a bare `temporal server start-dev`; sequential
+  `POST /v1/incidents` vs plain signals;
+- ``pipeline`` (bench/pipeline.py): incidents done per second, incident → letter latency
+  and task completion → answer, vs a bare workflow on the same dev server
+  (bench/baseline.py), with CPU per process per incident;
+- ``capacity`` (bench/capacity.py): the review timer storm, worker memory per cached
+  case, replay cost per history event, `GET /v1/tasks` under 10 clients vs `/healthz`;
+- ``reports`` (bench/reports.py): the management report at 10,000 cases and 100,000
+  incidents vs a plain count over the same rows.
+`python -m bench stream` and `python -m bench reports` run bench/stream.py and
+bench/reports.py alone.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
 import secrets
 import socket
@@ -24,6 +34,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -32,6 +43,7 @@ from starter.temporal import connect
 from tokens import create_token
 
 ROUNDS = 3
+RESULTS = Path(__file__).resolve().parent / "results"
 INCIDENTS = 200
 
 # A benchmark floods intake from one address with one token: no rate limit may apply.
@@ -161,8 +173,27 @@ async def intake_rates(stack: Stack) -> tuple[float, float]:
     return api_rate, signal_rate
 
 
-def main() -> None:
-    """Print the figures."""
+PARTS = ("ready", "pipeline", "capacity", "reports")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """`make bench` sizes (defaults: the issue's, except the storm and cache sizes, which
+    are set so the whole run fits in 15 minutes on 2 cores)."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--incidents", default="200,800", help="throughput sizes, e.g. 200,800")
+    parser.add_argument("--sequential", type=int, default=100, help="letter latency samples")
+    parser.add_argument("--tasks-decided", type=int, default=50, help="task completion samples")
+    parser.add_argument("--storm", type=int, default=300, help="reviews due at once")
+    parser.add_argument("--cases", type=int, default=300, help="cached cases for memory")
+    parser.add_argument("--open-tasks", type=int, default=10_000, help="task list size")
+    parser.add_argument("--report-incidents", type=int, default=100_000)
+    parser.add_argument("--report-cases", type=int, default=10_000)
+    return parser.parse_args(argv)
+
+
+def ready_figures() -> dict[str, float]:
+    """Stack readiness against a bare dev server, and sequential intake against signals."""
     bare = [bare_temporal_start() for _ in range(ROUNDS)]
     with tempfile.TemporaryDirectory() as tmp:
         stack = Stack(Path(tmp) / "var")
@@ -183,6 +214,61 @@ def main() -> None:
     print(f"POST /v1/incidents, sequential : {api_rate:.0f}/s")
     print(f"plain Temporal signals         : {signal_rate:.0f}/s (baseline)")
     print(f"API intake / plain signal      : {api_rate / signal_rate:.2f}")
+    return {
+        "bare_ready_s": base,
+        "cold_ready_s": cold,
+        "warm_ready_s": statistics.median(warm),
+        "intake_per_s": api_rate,
+        "signals_per_s": signal_rate,
+    }
+
+
+def main(argv: list[str]) -> int:
+    """Run the parts asked for, print each table, and write every figure as JSON under
+    bench/results/ with the machine's load before and after."""
+    args = parse(argv)
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(),
+        "cpus": os.cpu_count(),
+        "load_before": Path("/proc/loadavg").read_text().split()[:3],
+        "sizes": vars(args),
+    }
+    if "ready" in args.only:
+        results["ready"] = ready_figures()
+    if "pipeline" in args.only:
+        from bench import pipeline
+
+        sizes = tuple(int(n) for n in args.incidents.split(","))
+        results["pipeline"] = asyncio.run(
+            pipeline.run(
+                pipeline.Options(
+                    incidents=sizes, sequential=args.sequential, tasks=args.tasks_decided
+                )
+            )
+        )
+    if "capacity" in args.only:
+        from bench import capacity  # the baseline workflows under the module's own name
+
+        figures = asyncio.run(
+            capacity.run(
+                capacity.Options(storm=args.storm, cases=args.cases, tasks=args.open_tasks)
+            )
+        )
+        capacity.report(figures)
+        results["capacity"] = figures
+    if "reports" in args.only:
+        from bench.reports import run as report_figures
+
+        report_figures(cases=args.report_cases, incidents=args.report_incidents, rounds=3)
+    results["load_after"] = Path("/proc/loadavg").read_text().split()[:3]
+    results["seconds"] = time.monotonic() - started
+    out = RESULTS / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"load average before / after    : {results['load_before']} / {results['load_after']}")
+    print(f"figures written to {out} ({results['seconds']:.0f}s in all)")
+    return 0
 
 
 if __name__ == "__main__":
@@ -190,4 +276,8 @@ if __name__ == "__main__":
         from bench.stream import main as stream
 
         raise SystemExit(stream(sys.argv[2:]))
-    main()
+    if sys.argv[1:2] == ["reports"]:  # `python -m bench reports`: bench/reports.py
+        from bench.reports import main as reports
+
+        raise SystemExit(reports(sys.argv[2:]))
+    raise SystemExit(main(sys.argv[1:]))

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -83,6 +84,8 @@ class Case(Base):
         Index("ix_cases_review", "next_review_at", "case_key"),
         Index("ix_cases_opened", "opened_at", "case_key"),
         Index("ix_cases_customer_episode", "customer_ref", "episode"),
+        # The report: a row's case episode and its profile, from the index alone.
+        Index("ix_cases_key_profile", "case_key", "profile"),
     )
 
     case_key: Mapped[str] = mapped_column(String(120), primary_key=True)
@@ -111,6 +114,8 @@ class Incident(Base):
     # A case's incidents, a page at a time (GET /v1/cases/{ref}/incidents).
     __table_args__ = (
         Index("ix_incidents_case_occurred", "case_key", "occurred_at", "incident_id"),
+        # The report's incidents of a period (covering its GROUP BY).
+        Index("ix_incidents_occurred", "occurred_at", "case_key", "category", "channel"),
     )
 
     incident_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -136,7 +141,11 @@ class Letter(Base):
 
     __tablename__ = "letters"
     # A case's letters, a page at a time (GET /v1/cases/{ref}/letters).
-    __table_args__ = (Index("ix_letters_case_created", "case_key", "created_at", "letter_id"),)
+    __table_args__ = (
+        Index("ix_letters_case_created", "case_key", "created_at", "letter_id"),
+        # The report's letters of a period.
+        Index("ix_letters_created", "created_at", "case_key"),
+    )
 
     letter_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     case_key: Mapped[str] = mapped_column(ForeignKey("cases.case_key"), index=True)
@@ -162,6 +171,8 @@ class AuditEvent(Base):
     """Append-only audit trail: who, in what role, did what, when and why."""
 
     __tablename__ = "audit_events"
+    # The report's case events of a period (e.g. cases reopened).
+    __table_args__ = (Index("ix_audit_events_action_at", "action", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event_key: Mapped[str] = mapped_column(String(240), unique=True)
@@ -184,6 +195,17 @@ class Task(Base):
         Index("ix_tasks_case_status_kind", "case_key", "status", "kind"),
         # The inbox, oldest due first, a page at a time (cursor on due_at, task_id).
         Index("ix_tasks_status_due", "status", "due_at", "task_id"),
+        # The task list (GET /v1/tasks, the inbox page): one role's open tasks, its own or
+        # escalated to it, of a kind, or one customer's, each read in due order (0010).
+        Index("ix_tasks_open_role_due", "status", "role", "due_at", "task_id"),
+        Index("ix_tasks_open_role_kind_due", "status", "role", "kind", "due_at", "task_id"),
+        Index("ix_tasks_open_escalated_due", "status", "escalated_to", "due_at", "task_id"),
+        Index("ix_tasks_customer_open_due", "customer_ref", "status", "due_at", "task_id"),
+        # The report: reviews and appeals by kind, decisions, escalations of a period.
+        Index("ix_tasks_kind_status_due", "kind", "status", "due_at"),
+        Index("ix_tasks_decided", "decided_at", "kind", "outcome"),
+        Index("ix_tasks_escalated", "escalated_at"),
+        Index("ix_tasks_kind_created", "kind", "created_at"),
     )
 
     task_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -212,6 +234,11 @@ class ProtocolRecord(Base):
     """A communication protocol (or immediate action): terms, review dates, status."""
 
     __tablename__ = "protocols"
+    # The report: restrictions in force, by kind and review date; started in a period.
+    __table_args__ = (
+        Index("ix_protocols_status_kind", "status", "kind", "next_review_at"),
+        Index("ix_protocols_authorised", "authorised_at"),
+    )
 
     protocol_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     case_key: Mapped[str] = mapped_column(ForeignKey("cases.case_key"), index=True)
@@ -244,3 +271,39 @@ class CustomerSupport(Base):
     referral_consent: Mapped[bool] = mapped_column(default=False)
     mediation_offered: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column()
+
+
+class CustomerEquality(Base):
+    """Equality and vulnerability monitoring (HS 7.1): voluntary, recorded with the support
+    details, read only for the equality report and by staff with a need to know."""
+
+    __tablename__ = "customer_equality"
+
+    customer_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Each is one of the profile's categories (policy.reporting), "prefer_not_to_say",
+    # or None: not recorded.
+    ethnicity: Mapped[str | None] = mapped_column(String(60))
+    disability: Mapped[str | None] = mapped_column(String(60))
+    vulnerability: Mapped[str | None] = mapped_column(String(60))
+    age_band: Mapped[str | None] = mapped_column(String(60))
+    sex: Mapped[str | None] = mapped_column(String(60))
+    recorded_by: Mapped[str] = mapped_column(String(254))
+    updated_at: Mapped[datetime] = mapped_column()
+
+
+class ReportPack(Base):
+    """A stored Board pack (monthly) or annual policy review pack: HTML and PDF."""
+
+    __tablename__ = "report_packs"
+    __table_args__ = (UniqueConstraint("kind", "profile", "period_start"),)
+
+    pack_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # monthly | annual
+    profile: Mapped[str] = mapped_column(String(40))
+    period_start: Mapped[datetime] = mapped_column()
+    period_end: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
+    html: Mapped[str] = mapped_column(Text)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    # When the link went to the role mailboxes (None: not yet).
+    emailed_at: Mapped[datetime | None] = mapped_column()

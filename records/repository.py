@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import operator
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from functools import reduce
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import (
+    ColumnClause,
+    Executable,
+    Select,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,19 +29,23 @@ from sqlalchemy.orm import aliased
 
 from policy.access import BreakGlass, Involvement, OpenTaskSeat
 from policy.protocol import arrangements
+from policy.reporting import EQUALITY_CHARACTERISTICS, Report, ReportPeriod
 from policy.retention import SetAsideEpisode, skeleton_details
 from records.models import (
     AuditEvent,
     Case,
     Customer,
+    CustomerEquality,
     CustomerSupport,
     Incident,
     Letter,
     ProtocolRecord,
+    ReportPack,
     Task,
     TokenRevocation,
 )
 from workflows.messages import (
+    CaseWrite,
     CreateTask,
     EscalateTask,
     IncidentReport,
@@ -55,6 +72,11 @@ class Records:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        # token_revoked's answers, kept in this process: (token id, subject, issued at)
+        # -> (revoked, monotonic moment the answer expires); and the number of revocations
+        # made through this object, so an answer read before one is never kept after it.
+        self._revoked_answers: dict[tuple[str, str, int], tuple[bool, float]] = {}
+        self._revocations_made = 0
 
     # customers -----------------------------------------------------------------
     async def upsert_customer(
@@ -143,16 +165,7 @@ class Records:
     async def update_case(self, update: UpdateCaseRecord) -> None:
         """Mirror the workflow's stage, risk flag and dates into the case row."""
         async with self._sessions.begin() as session:
-            case = await session.get(Case, update.case_key)
-            if case is None:
-                raise LookupError(f"no case {update.case_key}")
-            case.stage = update.stage
-            case.risk_flag = update.risk_flag
-            case.next_review_at = update.next_review_at
-            case.closed_at = update.closed_at
-            case.direct_contact_ended = update.direct_contact_ended
-            case.interim_measures = update.interim_measures
-            case.updated_at = update.at
+            await _update_case_in(session, update)
 
     async def get_case(self, case_key: str) -> Case | None:
         """One case episode by its key."""
@@ -401,35 +414,9 @@ class Records:
     # tasks and decisions -------------------------------------------------------
     async def create_task(self, request: CreateTask) -> None:
         """Write an open task once."""
-        task = request.task
         try:
             async with self._sessions.begin() as session:
-                if await session.get(Task, task.task_id) is not None:
-                    return
-                session.add(
-                    Task(
-                        task_id=task.task_id,
-                        case_key=request.case_key,
-                        customer_ref=request.customer_ref,
-                        kind=task.kind,
-                        role=task.role,
-                        status="open",
-                        created_at=task.created_at,
-                        due_at=task.due_at,
-                        context=task.context,
-                    )
-                )
-                _audit(
-                    session,
-                    event_key=f"task:{task.task_id}:created",
-                    case_key=request.case_key,
-                    actor="system",
-                    role="system",
-                    action="task_created",
-                    reason=None,
-                    details={"task_id": task.task_id, "kind": task.kind, "role": task.role},
-                    at=task.created_at,
-                )
+                await _create_task_in(session, request)
         except IntegrityError:
             return
 
@@ -500,23 +487,7 @@ class Records:
     async def supersede_task(self, request: SupersedeTask) -> None:
         """Close an open task the case has moved past, with an audit row saying why."""
         async with self._sessions.begin() as session:
-            task = await session.get(Task, request.task_id)
-            if task is None or task.status != "open":
-                return
-            task.status = "superseded"
-            task.decided_at = request.at
-            task.reason = request.why
-            _audit(
-                session,
-                event_key=f"task:{request.task_id}:superseded",
-                case_key=request.case_key,
-                actor="system",
-                role="system",
-                action="task_superseded",
-                reason=request.why,
-                details={"task_id": request.task_id, "kind": request.kind},
-                at=request.at,
-            )
+            await _supersede_task_in(session, request)
 
     async def escalate_task(self, request: EscalateTask) -> bool:
         """Mark an overdue task escalated (once per level); False if it is no longer open."""
@@ -618,28 +589,96 @@ class Records:
             )
             return {row.customer_ref: row for row in rows}
 
+    # equality monitoring (HS 7.1) ------------------------------------------------------
+    async def record_equality(
+        self, customer_ref: str, values: Mapping[str, str | None], audit: ApiCall
+    ) -> CustomerEquality | None:
+        """Record the customer's equality characteristics (``values``: those given, each
+        already checked by ``policy.equality``; None withdraws one; the others are left
+        as they are) and audit, in the same unit of work, which characteristics changed:
+        their names only, never the values. Nothing left recorded: the row goes. Returns
+        what is recorded now (None: nothing)."""
+        unknown = sorted(set(values) - set(EQUALITY_CHARACTERISTICS))
+        if unknown:
+            raise ValueError(f"unknown equality characteristic(s) {unknown}")
+        async with self._sessions.begin() as session:
+            row = await session.get(CustomerEquality, customer_ref, with_for_update=True)
+            before = {name: getattr(row, name, None) for name in EQUALITY_CHARACTERISTICS}
+            after = {**before, **values}
+            changed = [name for name in EQUALITY_CHARACTERISTICS if before[name] != after[name]]
+            if changed and row is None:
+                row = CustomerEquality(customer_ref=customer_ref)
+                session.add(row)
+            if changed and row is not None:
+                for name in changed:
+                    setattr(row, name, after[name])
+                row.recorded_by = audit.actor
+                row.updated_at = audit.at
+            if row is not None and all(after[name] is None for name in EQUALITY_CHARACTERISTICS):
+                await session.delete(row)
+                row = None
+            recorded = [name for name in EQUALITY_CHARACTERISTICS if after[name] is not None]
+            _audit_api_call(
+                session,
+                replace(
+                    audit,
+                    details={
+                        **audit.details,
+                        "equality_changed": changed,
+                        "equality_recorded": recorded,
+                    },
+                ),
+            )
+        return row
+
+    async def get_equality(self, customer_ref: str) -> CustomerEquality | None:
+        """The customer's equality characteristics, if any are recorded."""
+        async with self._sessions() as session:
+            return await session.get(CustomerEquality, customer_ref)
+
     async def record_event(self, request: RecordCaseEvent) -> None:
         """An audit row for a case event, once per event key."""
         try:
             async with self._sessions.begin() as session:
-                existing = await session.scalar(
-                    select(AuditEvent.id).where(AuditEvent.event_key == request.event_key)
-                )
-                if existing is not None:
-                    return
-                _audit(
-                    session,
-                    event_key=request.event_key,
-                    case_key=request.case_key,
-                    actor=request.actor,
-                    role=request.role,
-                    action=request.action,
-                    reason=request.reason,
-                    details=dict(request.details),
-                    at=request.at,
-                )
+                await _record_event_in(session, request)
         except IntegrityError:
             return
+
+    async def record_case_writes(
+        self, writes: Sequence[CaseWrite], drafts: Mapping[str, Letter]
+    ) -> list[Letter]:
+        """A case pass's writes, in order, in one transaction: each as its own method
+        writes it (audit rows, tasks, tasks superseded, the case row), letters stored from
+        ``drafts`` (by letter id) unless stored already. Returns each letter as stored.
+
+        Every write is idempotent on its business key, so a retry (or a concurrent attempt
+        that won a race: the transaction is tried again and finds its rows) writes nothing
+        twice."""
+        for attempt in range(3):
+            try:
+                async with self._sessions.begin() as session:
+                    stored: list[Letter] = []
+                    for write in writes:
+                        if write.event is not None:
+                            await _record_event_in(session, write.event)
+                        if write.task is not None:
+                            await _create_task_in(session, write.task)
+                        if write.supersede is not None:
+                            await _supersede_task_in(session, write.supersede)
+                        if write.letter is not None:
+                            letter_id = write.letter.letter_id
+                            letter = await session.get(Letter, letter_id)
+                            if letter is None:
+                                letter = drafts[letter_id]
+                                session.add(letter)
+                            stored.append(letter)
+                        if write.case_record is not None:
+                            await _update_case_in(session, write.case_record)
+                return stored
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     # task inbox ------------------------------------------------------------------
     async def open_tasks_for(
@@ -652,18 +691,39 @@ class Records:
         offset: int = 0,
     ) -> tuple[Sequence[Task], int]:
         """Open tasks the roles may decide (their own or escalated to them), oldest due first."""
-        query = select(Task).where(
-            Task.status == "open", or_(Task.role.in_(roles), Task.escalated_to.in_(roles))
-        )
-        if kind:
-            query = query.where(Task.kind == kind)
-        if customer_ref:
-            query = query.where(Task.customer_ref == customer_ref)
+        tasks = _open_tasks(roles, kind=kind, customer_ref=customer_ref)
+        return await self._open_task_page(tasks, after=None, limit=limit, offset=offset)
+
+    async def _open_task_page(
+        self,
+        tasks: _OpenTasks,
+        *,
+        after: tuple[datetime, str] | None,
+        limit: int,
+        offset: int = 0,
+    ) -> tuple[Sequence[Task], int]:
+        """One page of ``tasks`` in (due_at, task_id) order after the ``after`` cursor; and
+        how many there are in all (two statements, whatever the number of tasks).
+
+        Each of the page's arms reads its index in order, and the database merges the arms'
+        reads (``_in_due_order``) up to the page's end: nothing is sorted or read beyond."""
+        arms = tasks.arms
+        if not arms:
+            return [], 0
+        counts = [arm.with_only_columns(func.count()).scalar_subquery() for arm in tasks.counted]
+        paged = arms
+        if after is not None:
+            moment, key = after
+            # ``due_at >= moment`` lets the index start at the cursor (the OR alone would not).
+            paged = [
+                arm.where(Task.due_at >= moment, or_(Task.due_at > moment, Task.task_id > key))
+                for arm in arms
+            ]
         async with self._sessions() as session:
-            total = await session.scalar(select(func.count()).select_from(query.subquery()))
-            rows = await session.scalars(
-                query.order_by(Task.due_at, Task.task_id).limit(limit).offset(offset)
-            )
+            total = await session.scalar(select(reduce(operator.add, counts)))
+            dialect = (await session.connection()).dialect.name
+            page = _in_due_order(paged, limit=limit, offset=offset, sqlite=dialect == "sqlite")
+            rows = await session.scalars(page)
             return rows.all(), int(total or 0)
 
     async def get_task(self, task_id: str) -> Task | None:
@@ -729,24 +789,44 @@ class Records:
     # api audit -------------------------------------------------------------------
     async def revoke_token(self, token_id: str, by: str, at: datetime) -> None:
         """Refuse this token from now on (sign-out)."""
-        async with self._sessions.begin() as session:
-            session.add(TokenRevocation(token_id=token_id, revoked_by=by, revoked_at=at))
+        try:
+            async with self._sessions.begin() as session:
+                session.add(TokenRevocation(token_id=token_id, revoked_by=by, revoked_at=at))
+        finally:
+            self._forget_revocation_answers()
 
     async def revoke_subject(self, subject: str, audit: ApiCall) -> None:
         """Refuse every token issued to ``subject`` until now, audited with the change."""
-        async with self._sessions.begin() as session:
-            session.add(
-                TokenRevocation(
-                    subject=subject,
-                    issued_before=int(audit.at.timestamp()),
-                    revoked_by=audit.actor,
-                    revoked_at=audit.at,
+        try:
+            async with self._sessions.begin() as session:
+                session.add(
+                    TokenRevocation(
+                        subject=subject,
+                        issued_before=int(audit.at.timestamp()),
+                        revoked_by=audit.actor,
+                        revoked_at=audit.at,
+                    )
                 )
-            )
-            _audit_api_call(session, replace(audit, details={**audit.details, "subject": subject}))
+                _audit_api_call(
+                    session, replace(audit, details={**audit.details, "subject": subject})
+                )
+        finally:
+            self._forget_revocation_answers()
 
-    async def token_revoked(self, token_id: str, subject: str, issued_at: int) -> bool:
-        """Whether the token was revoked, itself or with every token of its subject."""
+    async def token_revoked(
+        self, token_id: str, subject: str, issued_at: int, *, cache_seconds: float = 0
+    ) -> bool:
+        """Whether the token was revoked, itself or with every token of its subject.
+
+        With ``cache_seconds`` the answer is kept that long in this process (one read per
+        token per period); a revocation made through this object drops every kept answer
+        at once, so only revocations made by other processes wait out the period."""
+        key = (token_id, subject, issued_at)
+        if cache_seconds > 0:
+            kept = self._revoked_answers.get(key)
+            if kept is not None and kept[1] > time.monotonic():
+                return kept[0]
+        made = self._revocations_made
         async with self._sessions() as session:
             found = await session.scalar(
                 select(TokenRevocation.id)
@@ -759,7 +839,23 @@ class Records:
                 )
                 .limit(1)
             )
-            return found is not None
+        revoked = found is not None
+        # An answer read while a revocation was being made here may predate it: not kept.
+        if cache_seconds > 0 and made == self._revocations_made:
+            now = time.monotonic()
+            if len(self._revoked_answers) >= MAX_REVOCATION_ANSWERS:
+                self._revoked_answers = {
+                    k: v for k, v in self._revoked_answers.items() if v[1] > now
+                }
+                if len(self._revoked_answers) >= MAX_REVOCATION_ANSWERS:
+                    self._revoked_answers.clear()
+            self._revoked_answers[key] = (revoked, now + cache_seconds)
+        return revoked
+
+    def _forget_revocation_answers(self) -> None:
+        """Drop every kept token_revoked answer (a revocation was made, or attempted)."""
+        self._revocations_made += 1
+        self._revoked_answers.clear()
 
     async def record_api_call(self, call: ApiCall) -> None:
         """Audit a call that changes something: who, role, when, what and the outcome."""
@@ -791,54 +887,112 @@ class Records:
     async def case_involvement(self, case_key: str) -> Involvement:
         """Who is involved in a case episode, where its open tasks sit, and the
         break-glass reasons recorded on it (``policy.access.read_access`` decides)."""
+        return (await self.case_involvements([case_key]))[case_key]
+
+    async def case_involvements(self, case_keys: Sequence[str]) -> dict[str, Involvement]:
+        """``case_involvement`` of each case episode, in four statements whatever their
+        number (a page of a staff search): who is involved in it, where its open tasks
+        sit, and the break-glass reasons recorded on it."""
+        keys = list(dict.fromkeys(case_keys))
+        if not keys:
+            return {}
         async with self._sessions() as session:
-            case = await session.get(Case, case_key)
-            # An incident intake stored that its case has not recorded yet counts too.
-            waiting = (
-                (Incident.customer_ref == case.customer_ref) & Incident.case_key.is_(None)
-                if case is not None
-                else Incident.case_key == case_key
+            customer_of = dict(
+                (
+                    await session.execute(
+                        select(Case.case_key, Case.customer_ref).where(Case.case_key.in_(keys))
+                    )
+                )
+                .tuples()
+                .all()
+            )
+            # An incident intake stored that its case has not recorded yet counts for every
+            # episode of its customer (an episode not on record has no customer).
+            waiting = Incident.case_key.is_(None) & Incident.customer_ref.in_(
+                sorted(set(customer_of.values()))
             )
             incidents = (
-                await session.execute(
-                    select(Incident.submitted_by, Incident.reported_by).where(
-                        or_(Incident.case_key == case_key, waiting)
+                (
+                    await session.execute(
+                        select(
+                            Incident.case_key,
+                            Incident.customer_ref,
+                            Incident.submitted_by,
+                            Incident.reported_by,
+                        )
+                        .where(or_(Incident.case_key.in_(keys), waiting))
+                        .order_by(Incident.incident_id)
                     )
                 )
-            ).all()
+                .tuples()
+                .all()
+            )
             tasks = (
-                await session.execute(
-                    select(
-                        Task.status, Task.role, Task.escalated_to, Task.claimed_by, Task.decided_by
-                    ).where(Task.case_key == case_key)
-                )
-            ).all()
-            events = (
-                await session.execute(
-                    select(AuditEvent.actor, AuditEvent.action, AuditEvent.details).where(
-                        AuditEvent.case_key == case_key
+                (
+                    await session.execute(
+                        select(
+                            Task.case_key,
+                            Task.status,
+                            Task.role,
+                            Task.escalated_to,
+                            Task.claimed_by,
+                            Task.decided_by,
+                        )
+                        .where(Task.case_key.in_(keys))
+                        .order_by(Task.task_id)
                     )
                 )
-            ).all()
-        people: list[str | None] = []
-        for submitted_by, reported_by in incidents:
-            people += [submitted_by, reported_by]
-        for _, _, _, claimed_by, decided_by in tasks:
-            people += [claimed_by, decided_by]
-        glass: list[BreakGlass] = []
-        for actor, action, details in events:
+                .tuples()
+                .all()
+            )
+            events = (
+                (
+                    await session.execute(
+                        select(
+                            AuditEvent.case_key,
+                            AuditEvent.actor,
+                            AuditEvent.action,
+                            AuditEvent.details,
+                        )
+                        .where(
+                            AuditEvent.case_key.in_(keys),
+                            # Reads involve no one: left in the database (a case-sensitive test,
+                            # exactly the prefix NOT_INVOLVING_PREFIXES skips below).
+                            func.substr(AuditEvent.action, 1, len(READ_PREFIX)) != READ_PREFIX,
+                        )
+                        .order_by(AuditEvent.id)
+                    )
+                )
+                .tuples()
+                .all()
+            )
+        keys_of: dict[str, list[str]] = {}
+        for key, customer_ref in customer_of.items():
+            keys_of.setdefault(customer_ref, []).append(key)
+        people: dict[str, list[str | None]] = {key: [] for key in keys}
+        seats: dict[str, list[OpenTaskSeat]] = {key: [] for key in keys}
+        glass: dict[str, list[BreakGlass]] = {key: [] for key in keys}
+        for case_key, customer_ref, submitted_by, reported_by in incidents:
+            for key in [case_key] if case_key is not None else keys_of.get(customer_ref, []):
+                people[key] += [submitted_by, reported_by]
+        for case_key, status, role, escalated, claimed_by, decided_by in tasks:
+            people[case_key] += [claimed_by, decided_by]
+            if status == "open":
+                seats[case_key].append(OpenTaskSeat(role, escalated))
+        for case_key, actor, action, details in events:
+            assert case_key is not None  # selected by case key
             if action == BREAK_GLASS:
                 expires = (details or {}).get("expires_at")
                 if isinstance(expires, str):
-                    glass.append(BreakGlass(actor, datetime.fromisoformat(expires)))
+                    glass[case_key].append(BreakGlass(actor, datetime.fromisoformat(expires)))
             elif not action.startswith(NOT_INVOLVING_PREFIXES) and actor not in NOT_PEOPLE:
-                people.append(actor)
-        seats = [
-            OpenTaskSeat(role, escalated)
-            for status, role, escalated, *_ in tasks
-            if status == "open"
-        ]
-        return Involvement.of((p for p in people if p not in NOT_PEOPLE), seats, glass)
+                people[case_key].append(actor)
+        return {
+            key: Involvement.of(
+                (p for p in people[key] if p not in NOT_PEOPLE), seats[key], glass[key]
+            )
+            for key in keys
+        }
 
     async def record_break_glass(
         self, case_key: str, call: ApiCall, reason: str, expires_at: datetime
@@ -1037,9 +1191,9 @@ class Records:
 
     @staticmethod
     async def _purge_customer_if_unused(session: AsyncSession, case: Case) -> bool:
-        """Delete the customer's contact and support details, and the before/after values
-        of their audited detail changes, unless another episode not yet purged (or an
-        incident waiting for its case) still needs them."""
+        """Delete the customer's contact, support and equality details, and the before/after
+        values of their audited detail changes, unless another episode not yet purged (or
+        an incident waiting for its case) still needs them."""
         ref = case.customer_ref
         other = await session.scalar(
             select(Case.case_key)
@@ -1057,7 +1211,7 @@ class Records:
         )
         if other is not None or waiting is not None:
             return False
-        for model in (Customer, CustomerSupport):
+        for model in (Customer, CustomerSupport, CustomerEquality):
             row = await session.get(model, ref)
             if row is not None:
                 await session.delete(row)
@@ -1245,23 +1399,8 @@ class Records:
     ) -> tuple[Sequence[Task], int]:
         """Open tasks the roles may decide, oldest due first, after a (due_at, task_id)
         cursor; and how many there are in all."""
-        query = select(Task).where(
-            Task.status == "open", or_(Task.role.in_(roles), Task.escalated_to.in_(roles))
-        )
-        if kind:
-            query = query.where(Task.kind == kind)
-        if customer_ref:
-            query = query.where(Task.customer_ref == customer_ref)
-        page = query
-        if after is not None:
-            moment, key = after
-            page = query.where(
-                or_(Task.due_at > moment, and_(Task.due_at == moment, Task.task_id > key))
-            )
-        async with self._sessions() as session:
-            total = await session.scalar(select(func.count()).select_from(query.subquery()))
-            rows = await session.scalars(page.order_by(Task.due_at, Task.task_id).limit(limit))
-            return rows.all(), int(total or 0)
+        tasks = _open_tasks(roles, kind=kind, customer_ref=customer_ref)
+        return await self._open_task_page(tasks, after=after, limit=limit)
 
     async def change_events(self, after_id: int, limit: int) -> Sequence[ChangeEvent]:
         """Changes to case episodes recorded after audit row ``after_id``, oldest first:
@@ -1332,19 +1471,188 @@ class Records:
     ) -> tuple[Sequence[Task], int]:
         """The inbox page's list: open tasks the roles may decide, of one kind and due
         before a moment when asked, oldest due first; and how many match in all."""
-        query = select(Task).where(
-            Task.status == "open", or_(Task.role.in_(roles), Task.escalated_to.in_(roles))
-        )
-        if kind:
-            query = query.where(Task.kind == kind)
-        if due_before is not None:
-            query = query.where(Task.due_at < due_before)
+        tasks = _open_tasks(roles, kind=kind, due_before=due_before)
+        return await self._open_task_page(tasks, after=None, limit=limit, offset=offset)
+
+    # board packs (workflows.board_pack) -------------------------------------------------
+    async def report(self, *, profile: str, period: ReportPeriod, now: datetime) -> Report:
+        """The management report of one profile and period, as at ``now``."""
+        from records.reports import build_report
+
+        return await build_report(self._sessions, profile=profile, period=period, now=now)
+
+    async def find_report_pack(
+        self, kind: str, profile: str, period_start: datetime
+    ) -> PackListed | None:
+        """The pack stored for a kind, profile and period, if any (without its content)."""
         async with self._sessions() as session:
-            total = await session.scalar(select(func.count()).select_from(query.subquery()))
-            rows = await session.scalars(
-                query.order_by(Task.due_at, Task.task_id).limit(limit).offset(offset)
+            row = (
+                await session.execute(
+                    select(*_PACK_COLUMNS).where(
+                        ReportPack.kind == kind,
+                        ReportPack.profile == profile,
+                        ReportPack.period_start == period_start,
+                    )
+                )
+            ).first()
+            return PackListed(*row) if row is not None else None
+
+    async def store_report_pack(
+        self,
+        *,
+        pack_id: str,
+        kind: str,
+        profile: str,
+        period_start: datetime,
+        period_end: datetime,
+        created_at: datetime,
+        html: str,
+        pdf: bytes,
+    ) -> tuple[PackListed, bool]:
+        """Store a pack, unless one of its kind, profile and period is stored already:
+        returns the stored pack and whether it is new (never a second row)."""
+        found = await self.find_report_pack(kind, profile, period_start)
+        if found is not None:
+            return found, False
+        try:
+            async with self._sessions.begin() as session:
+                session.add(
+                    ReportPack(
+                        pack_id=pack_id,
+                        kind=kind,
+                        profile=profile,
+                        period_start=period_start,
+                        period_end=period_end,
+                        created_at=created_at,
+                        html=html,
+                        pdf=pdf,
+                        emailed_at=None,
+                    )
+                )
+        except IntegrityError:
+            found = await self.find_report_pack(kind, profile, period_start)
+            if found is None:
+                raise
+            return found, False  # stored meanwhile by another attempt
+        listed = PackListed(pack_id, kind, profile, period_start, period_end, created_at, None)
+        return listed, True
+
+    async def get_report_pack(self, pack_id: str) -> ReportPack | None:
+        """A stored pack with its HTML and PDF."""
+        async with self._sessions() as session:
+            return await session.get(ReportPack, pack_id)
+
+    async def report_packs(self, limit: int = 100) -> list[PackListed]:
+        """The stored packs, newest period first (without their content)."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(*_PACK_COLUMNS)
+                .order_by(
+                    ReportPack.period_start.desc(), ReportPack.kind, ReportPack.created_at.desc()
+                )
+                .limit(limit)
             )
-            return rows.all(), int(total or 0)
+            return [PackListed(*row) for row in rows]
+
+    async def mark_pack_emailed(self, pack_id: str, at: datetime) -> None:
+        """Note when the pack's link went to the role mailboxes (the first time only)."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                sql_update(ReportPack)
+                .where(ReportPack.pack_id == pack_id, ReportPack.emailed_at.is_(None))
+                .values(emailed_at=at)
+            )
+
+    async def record_pack_event(
+        self, event_key: str, action: str, at: datetime, details: dict[str, object]
+    ) -> None:
+        """An audit row of the pack schedules, by the system, once per event key."""
+        try:
+            async with self._sessions.begin() as session:
+                if await session.scalar(
+                    select(AuditEvent.id).where(AuditEvent.event_key == event_key)
+                ):
+                    return
+                _audit(
+                    session,
+                    event_key=event_key,
+                    case_key=None,
+                    actor="system",
+                    role="system",
+                    action=action,
+                    reason=None,
+                    details=details,
+                    at=at,
+                )
+        except IntegrityError:
+            return
+
+
+# The task list's order, on the tasks table and on a union of its rows (by column name).
+DUE_ORDER = (Task.due_at, Task.task_id)
+MERGED_DUE_ORDER: tuple[ColumnClause[Any], ...] = (
+    literal_column("due_at"),
+    literal_column("task_id"),
+)
+
+
+def _in_due_order(
+    arms: Sequence[Select[tuple[Task]]], *, limit: int, offset: int, sqlite: bool
+) -> Executable:
+    """A page of the union of ``arms`` (disjoint) in (due_at, task_id) order, that merges
+    the arms' index reads in order instead of sorting their union: SQLite merges the arms
+    of a compound select; PostgreSQL merges arms that are each ordered and limited to the
+    page's end (a Merge Append of index scans: it would sort a union of unordered arms)."""
+    if len(arms) == 1:
+        return arms[0].order_by(*DUE_ORDER).limit(limit).offset(offset)
+    if not sqlite:
+        arms = [arm.order_by(*DUE_ORDER).limit(offset + limit) for arm in arms]
+    merged = union_all(*arms).order_by(*MERGED_DUE_ORDER).limit(limit).offset(offset)
+    return select(Task).from_statement(merged)
+
+
+@dataclass(frozen=True)
+class _OpenTasks:
+    """Open tasks as disjoint selects: ``arms`` to page (each matches an index of the task
+    list exactly: equality columns, then due_at, task_id), ``counted`` to count (fewer
+    arms: a count needs no order)."""
+
+    arms: list[Select[tuple[Task]]]
+    counted: list[Select[tuple[Task]]]
+
+
+def _open_tasks(
+    roles: Sequence[str],
+    *,
+    kind: str | None = None,
+    customer_ref: str | None = None,
+    due_before: datetime | None = None,
+) -> _OpenTasks:
+    """The open tasks ``roles`` may decide: the task's role, or the role it escalated to,
+    is one of them; of ``kind``, of ``customer_ref`` and due before ``due_before`` when
+    given. Paged as one arm per role for the tasks of that role and one per role for the
+    tasks escalated to it from a role not held; one customer's open tasks are one arm."""
+    held = sorted(set(roles))
+    if not held:
+        return _OpenTasks([], [])
+    open_ = [Task.status == "open"]
+    if kind:
+        open_.append(Task.kind == kind)
+    if due_before is not None:
+        open_.append(Task.due_at < due_before)
+    if customer_ref:
+        mine = or_(Task.role.in_(held), Task.escalated_to.in_(held))
+        one = [select(Task).where(Task.customer_ref == customer_ref, mine, *open_)]
+        return _OpenTasks(one, one)
+    not_own = Task.role.not_in(held)
+    return _OpenTasks(
+        arms=[select(Task).where(Task.role == r, *open_) for r in held]
+        + [select(Task).where(Task.escalated_to == r, not_own, *open_) for r in held],
+        counted=[
+            select(Task).where(Task.role.in_(held), *open_),
+            select(Task).where(Task.escalated_to.in_(held), not_own, *open_),
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -1361,10 +1669,14 @@ class ApiCall:
     case_key: str | None = None
 
 
+# The most token_revoked answers a Records object keeps (each is a few hundred bytes).
+MAX_REVOCATION_ANSWERS = 10_000
+
 # The audit action of a recorded break-glass reason.
 BREAK_GLASS = "break_glass"
 # Audit rows that do not make their actor involved in a case: reads (and exports) of it.
-NOT_INVOLVING_PREFIXES = ("GET ", BREAK_GLASS)
+READ_PREFIX = "GET "
+NOT_INVOLVING_PREFIXES = (READ_PREFIX, BREAK_GLASS)
 
 
 def _audit_api_call(session: AsyncSession, call: ApiCall) -> None:
@@ -1474,3 +1786,112 @@ class ChangeEvent:
     customer_ref: str
     workflow_id: str
     episode: int
+
+
+@dataclass(frozen=True)
+class PackListed:
+    """A stored Board pack or annual review pack, without its HTML and PDF."""
+
+    pack_id: str
+    kind: str
+    profile: str
+    period_start: datetime
+    period_end: datetime
+    created_at: datetime
+    emailed_at: datetime | None
+
+
+# The columns a pack is listed by (its content is read only when it is shown).
+_PACK_COLUMNS = (
+    ReportPack.pack_id,
+    ReportPack.kind,
+    ReportPack.profile,
+    ReportPack.period_start,
+    ReportPack.period_end,
+    ReportPack.created_at,
+    ReportPack.emailed_at,
+)
+
+
+async def _update_case_in(session: AsyncSession, update: UpdateCaseRecord) -> None:
+    case = await session.get(Case, update.case_key)
+    if case is None:
+        raise LookupError(f"no case {update.case_key}")
+    case.stage = update.stage
+    case.risk_flag = update.risk_flag
+    case.next_review_at = update.next_review_at
+    case.closed_at = update.closed_at
+    case.direct_contact_ended = update.direct_contact_ended
+    case.interim_measures = update.interim_measures
+    case.updated_at = update.at
+
+
+async def _create_task_in(session: AsyncSession, request: CreateTask) -> None:
+    """Write an open task and its audit row, unless the task is on record."""
+    task = request.task
+    if await session.get(Task, task.task_id) is not None:
+        return
+    session.add(
+        Task(
+            task_id=task.task_id,
+            case_key=request.case_key,
+            customer_ref=request.customer_ref,
+            kind=task.kind,
+            role=task.role,
+            status="open",
+            created_at=task.created_at,
+            due_at=task.due_at,
+            context=task.context,
+        )
+    )
+    _audit(
+        session,
+        event_key=f"task:{task.task_id}:created",
+        case_key=request.case_key,
+        actor="system",
+        role="system",
+        action="task_created",
+        reason=None,
+        details={"task_id": task.task_id, "kind": task.kind, "role": task.role},
+        at=task.created_at,
+    )
+
+
+async def _supersede_task_in(session: AsyncSession, request: SupersedeTask) -> None:
+    task = await session.get(Task, request.task_id)
+    if task is None or task.status != "open":
+        return
+    task.status = "superseded"
+    task.decided_at = request.at
+    task.reason = request.why
+    _audit(
+        session,
+        event_key=f"task:{request.task_id}:superseded",
+        case_key=request.case_key,
+        actor="system",
+        role="system",
+        action="task_superseded",
+        reason=request.why,
+        details={"task_id": request.task_id, "kind": request.kind},
+        at=request.at,
+    )
+
+
+async def _record_event_in(session: AsyncSession, request: RecordCaseEvent) -> None:
+    """An audit row for a case event, unless one with its event key is on record."""
+    existing = await session.scalar(
+        select(AuditEvent.id).where(AuditEvent.event_key == request.event_key)
+    )
+    if existing is not None:
+        return
+    _audit(
+        session,
+        event_key=request.event_key,
+        case_key=request.case_key,
+        actor=request.actor,
+        role=request.role,
+        action=request.action,
+        reason=request.reason,
+        details=dict(request.details),
+        at=request.at,
+    )

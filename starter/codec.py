@@ -53,6 +53,8 @@ from temporalio.converter import (
 )
 
 from settings import Settings
+from workflows.board_pack_api import ANNUAL_REVIEW_WORKFLOW_ID, BOARD_PACK_WORKFLOW_ID
+from workflows.retention_api import RETENTION_WORKFLOW_ID
 
 ENCODING = b"binary/encrypted"
 KEY_ID_HEADER = "encryption-key-id"
@@ -95,6 +97,19 @@ def binding_for(context: SerializationContext | None) -> str | None:
     if isinstance(context, ActivitySerializationContext) and context.workflow_id:
         return context.workflow_id
     return None
+
+
+# A Temporal Schedule starts each run as "<action id>-<time>" and hands it the previous
+# run's result, which the previous run's worker bound to that run's id.
+SCHEDULED_RUNS = (RETENTION_WORKFLOW_ID, BOARD_PACK_WORKFLOW_ID, ANNUAL_REVIEW_WORKFLOW_ID)
+
+
+def same_schedule(made_for: str, reader: str) -> bool:
+    """Whether two workflow ids are runs of the same one of our schedules (a run may read
+    its predecessor's result; a case never reads another case's payloads)."""
+    return any(
+        made_for.startswith(f"{run}-") and reader.startswith(f"{run}-") for run in SCHEDULED_RUNS
+    )
 
 
 def is_refused(payload: Payload) -> bool:
@@ -174,7 +189,8 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
             if self._key_id(payload) == self.active_key_id:
                 return self._refuse(payload, "not bound to a workflow, under the active key")
             return decrypted  # made before binding, under a retired key
-        if raw_binding.decode("utf-8", "replace") != self.binding:
+        made_for = raw_binding.decode("utf-8", "replace")
+        if made_for != self.binding and not same_schedule(made_for, self.binding):
             return self._refuse(payload, "bound to another workflow")
         return decrypted
 

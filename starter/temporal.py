@@ -76,5 +76,5 @@ async def report_incident(
                 SearchAttributePair(sa.POLICY_PROFILE, profile.name),
             ]
         ),
-        task_timeout=timedelta(seconds=10),
+        task_timeout=timedelta(seconds=settings.workflow_task_timeout_seconds),
     )

@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from policy.reporting import SECTIONS
 from starter.ops import (
     DEFAULT_ACTIVITY_ATTEMPT_BUDGET,
     DEFAULT_LIMIT,
@@ -195,6 +196,27 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("customer_ref")
     export.add_argument("--format", choices=["csv", "jsonl"], default="jsonl")
     export.set_defaults(call=lambda ucb, a: ucb.export_audit(a.customer_ref, a.format))
+
+    reports = commands.add_parser(
+        "reports",
+        parents=[common],
+        help="the management report (managers, heads of service, directors, auditors)",
+    )
+    reports.add_argument(
+        "--section",
+        default="all",
+        choices=["all", *SECTIONS],
+        help="one section of the report (default: all)",
+    )
+    reports.add_argument("--from", dest="first", help="first London date, YYYY-MM-DD")
+    reports.add_argument("--to", dest="last", help="last London date, YYYY-MM-DD (included)")
+    reports.add_argument("--profile", help="the policy profile (default: the deployment's)")
+    reports.add_argument("--csv", action="store_true", help="CSV instead of JSON")
+    reports.set_defaults(
+        call=lambda ucb, a: (ucb.management_report_csv if a.csv else ucb.management_report)(
+            a.section, first=a.first, last=a.last, profile=a.profile
+        )
+    )
 
     appeal = commands.add_parser("appeal", parents=[common], help="log a customer's appeal")
     appeal.add_argument("customer_ref")

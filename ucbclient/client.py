@@ -366,6 +366,11 @@ def moment_param(value: datetime | date | str) -> str:
     return value
 
 
+def _day(value: date | str | None) -> str | None:
+    """A London calendar date for the reports' ``from``/``to``."""
+    return value.isoformat() if isinstance(value, date) else value
+
+
 def _query(values: Mapping[str, str | int | bool | None]) -> dict[str, str | int]:
     """Query parameters: None left out, booleans as true/false."""
     out: dict[str, str | int] = {}
@@ -537,6 +542,36 @@ class UcbClient:
         JSON Lines; the export is itself audited."""
         path = f"/v1/cases/{_segment(customer_ref)}/audit/export"
         return (await self._request("GET", path, params={"format": fmt})).text
+
+    async def management_report(
+        self,
+        section: str = "all",
+        *,
+        first: date | str | None = None,
+        last: date | str | None = None,
+        profile: str | None = None,
+    ) -> dict[str, Any]:
+        """The management report as JSON (managers, heads of service, directors and
+        auditors): every section, or one. ``first``/``last`` are London dates, both
+        included (default: the last 30 days); the read is audited."""
+        path = "/v1/reports" if section == "all" else f"/v1/reports/{_segment(section)}"
+        params = _query({"from": _day(first), "to": _day(last), "profile": profile})
+        return cast(dict[str, Any], await self._call("GET", path, params=params))
+
+    async def management_report_csv(
+        self,
+        section: str = "all",
+        *,
+        first: date | str | None = None,
+        last: date | str | None = None,
+        profile: str | None = None,
+    ) -> str:
+        """One section of the management report, or all of them, as CSV: each table a
+        caption row, a header row and its rows."""
+        params = _query(
+            {"format": "csv", "from": _day(first), "to": _day(last), "profile": profile}
+        )
+        return (await self._request("GET", f"/v1/reports/{_segment(section)}", params=params)).text
 
     async def log_appeal(
         self,

@@ -21,7 +21,9 @@ from workflows.messages import (
     ReaddressedLetter,
     ReaddressLetter,
     RecordCaseEvent,
+    RecordCaseWrites,
     RecordDecision,
+    RecordedCaseWrites,
     RecordedIncidents,
     RecordIncidents,
     StoreSupport,
@@ -71,6 +73,12 @@ class CaseActivityApi:
     @activity.defn(name="record_case_event")
     async def record_case_event(self, request: RecordCaseEvent) -> None:
         """Append an audit row for a case event."""
+        raise NotImplementedError
+
+    @activity.defn(name="record_case_writes")
+    async def record_case_writes(self, request: RecordCaseWrites) -> RecordedCaseWrites:
+        """Audit rows, tasks, letters drafted and the case record of one pass, in one
+        transaction; answers with the letters as stored (to start their delivery)."""
         raise NotImplementedError
 
     @activity.defn(name="record_support")

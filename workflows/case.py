@@ -94,6 +94,7 @@ class CaseWorkflow(DecisionSteps):
         self._recent = set(self._state.recent_incident_ids)
         self._recent.update(i.incident_id for i in self._inbox)
         self._batch: list[IncidentReport] = []  # recorded, not yet acted on
+        self._pending = []  # records writes of a one-step pass not yet on record
         self._lock = asyncio.Lock()
         self._finished = False
         self._deadlines_changed = False
@@ -353,6 +354,7 @@ class CaseWorkflow(DecisionSteps):
                             or self._inbox
                             or self._batch
                             or self._state.letter_problems
+                            or self._pending
                         )
                         or self._deadlines_changed
                         or self._continue_as_new_due()
@@ -364,10 +366,15 @@ class CaseWorkflow(DecisionSteps):
             try:
                 async with self._lock:
                     self._deadlines_changed = False
-                    await self._handle_next_batch()
-                    await self._handle_letter_problems()
-                    await self._handle_due_deadlines()
-                    await self._sync()
+                    # One-step path: the pass's records writes go in one activity (_sync).
+                    self._buffering = self._in_one_step()
+                    try:
+                        await self._handle_next_batch()
+                        await self._handle_letter_problems()
+                        await self._handle_due_deadlines()
+                        await self._sync()
+                    finally:
+                        self._buffering = False
             except ApplicationError:
                 # A step failed past its budget (records down for long, or refused):
                 # nothing is lost — the batch and the deadlines wait — and no lock is held.
@@ -396,7 +403,7 @@ class CaseWorkflow(DecisionSteps):
             )
 
     def _continue_as_new_due(self) -> bool:
-        if self._batch or len(self._inbox) + len(self._arrivals) > MAX_CARRIED:
+        if self._batch or self._pending or len(self._inbox) + len(self._arrivals) > MAX_CARRIED:
             return False  # finish acting on what is recorded; keep the next input small
         info = workflow.info()
         return (

@@ -428,3 +428,31 @@ class StoreSupport:
     customer_ref: str
     support: SupportRecord
     at: datetime
+
+
+@dataclass
+class CaseWrite:
+    """One records write of a case's pass, exactly one field set: an audit row, a task,
+    a task superseded, a letter to draft or the case record's mirror."""
+
+    event: RecordCaseEvent | None = None
+    task: CreateTask | None = None
+    supersede: SupersedeTask | None = None
+    letter: DraftLetter | None = None
+    case_record: UpdateCaseRecord | None = None
+
+
+@dataclass
+class RecordCaseWrites:
+    """Activity input: a pass's records writes, in order, in one transaction (each
+    idempotent on its own business key, as the single-write activities are)."""
+
+    case_key: str
+    writes: list[CaseWrite] = field(default_factory=list)
+
+
+@dataclass
+class RecordedCaseWrites:
+    """Activity output: each letter of the batch as stored, in the batch's order."""
+
+    letters: list[DraftedLetter] = field(default_factory=list)

@@ -10,9 +10,7 @@ row written), the records last, so a run cut short is finished by the next one.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -29,6 +27,8 @@ with workflow.unsafe.imports_passed_through():
         RetentionRun,
     )
 
+from workflows.scheduled import ActivitySteps
+
 # Transient faults (database, mail store, Temporal busy) retry with backoff for up to an
 # hour; a write the records refuse does not (the next scheduled run tries again).
 RETRY = RetryPolicy(
@@ -39,19 +39,8 @@ RETRY = RetryPolicy(
 )
 STEP_TIMEOUT = timedelta(minutes=5)
 STEP_BUDGET = timedelta(hours=1)
-ParamT = TypeVar("ParamT")
-ResultT = TypeVar("ResultT")
-
-
-async def _step(method: Callable[[Any, ParamT], Awaitable[ResultT]], argument: ParamT) -> ResultT:
-    """Run one retention activity with the shared timeouts and retry policy."""
-    return await workflow.execute_activity_method(
-        method,
-        argument,
-        start_to_close_timeout=STEP_TIMEOUT,
-        schedule_to_close_timeout=STEP_BUDGET,
-        retry_policy=RETRY,
-    )
+# Runs one retention activity with the timeouts and retry policy above.
+_step = ActivitySteps(STEP_TIMEOUT, STEP_BUDGET, RETRY).run
 
 
 @workflow.defn(name="RetentionWorkflow")

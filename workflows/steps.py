@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.ids import letter_id
     from workflows.messages import (
         CaseState,
+        CaseWrite,
         CreateTask,
         DeliverLetter,
         DraftedLetter,
@@ -32,6 +33,8 @@ with workflow.unsafe.imports_passed_through():
         OpenCase,
         OpenedCase,
         RecordCaseEvent,
+        RecordCaseWrites,
+        RecordedCaseWrites,
         SupersedeTask,
         Task,
         UpdateCaseRecord,
@@ -58,6 +61,12 @@ ACTIVITY_RETRY = RetryPolicy(
     ],
 )
 STEP_BUDGET = timedelta(minutes=10)
+# Patch: the main loop's pass buffers its records writes (audit rows, tasks, tasks
+# superseded, letters drafted, the case record) and flushes them as one activity, one
+# transaction, at its end; the letters' deliveries start after it.
+ONE_STEP = "incident-one-step"
+# A letter in one of these states needs no delivery started.
+DELIVERY_DONE = ("sent", "stored", "undeliverable")
 # Every letter template may use these (a first-round decision does not set them all).
 LETTER_DEFAULTS = {
     "incidents": "",
@@ -80,6 +89,12 @@ class CaseSteps:
     _mirrored: tuple[object, ...] | None = None
     # This run follows the second round of the policy (patch "policy-round-two").
     _round_two: bool | None = None
+    # This run buffers a pass's records writes (patch "incident-one-step").
+    _one_step: bool | None = None
+    # Inside the main loop's pass on the one-step path: records writes are buffered.
+    _buffering: bool = False
+    # Buffered writes not yet on record (a failed flush keeps them for the next one).
+    _pending: list[CaseWrite]
 
     async def _close(self, why: str, *, letter: bool) -> None:
         state = self._state
@@ -102,6 +117,47 @@ class CaseSteps:
             self._round_two = workflow.patched("policy-round-two")
         return self._round_two
 
+    def _in_one_step(self) -> bool:
+        """Whether this run's main loop writes a pass's records in one activity. Runs
+        whose history predates it replay one activity per write."""
+        if self._one_step is None:
+            self._one_step = workflow.patched(ONE_STEP)
+        return self._one_step
+
+    async def _write(self, write: CaseWrite) -> None:
+        """A records write: buffered within a one-step pass, else its own activity."""
+        if self._buffering:
+            self._pending.append(write)
+        elif write.event is not None:
+            await self._act(CaseActivityApi.record_case_event, write.event)
+        elif write.task is not None:
+            await self._act(CaseActivityApi.create_task, write.task)
+        elif write.supersede is not None:
+            await self._act(CaseActivityApi.supersede_task, write.supersede)
+        else:
+            raise AssertionError("letters and the case record are written by their callers")
+
+    async def _flush(self) -> None:
+        """Put the buffered writes on record in one activity, then start the deliveries
+        of the letters it stored (each letter's row is committed before its child runs)."""
+        if not self._pending:
+            return
+        writes = list(self._pending)
+        recorded: RecordedCaseWrites = await self._act(
+            CaseActivityApi.record_case_writes, RecordCaseWrites(self._state.case_key, writes)
+        )
+        self._pending.clear()
+        drafts = list(zip((w.letter for w in writes if w.letter), recorded.letters, strict=True))
+        for draft, drafted in drafts:
+            known = any(x.letter_id == drafted.letter_id for x in self._state.letters)
+            if not draft.copy_for_customer and not known:
+                self._state.letters.append(
+                    LetterSummary(drafted.letter_id, draft.kind, drafted.delivery)
+                )
+        for draft, drafted in drafts:
+            if drafted.status not in DELIVERY_DONE:
+                await self._start_delivery(drafted.letter_id, draft.kind, attempt=1)
+
     def _open_task(self, task_id: str) -> Task | None:
         return next((t for t in self._state.open_tasks if t.task_id == task_id), None)
 
@@ -113,9 +169,12 @@ class CaseSteps:
         for task in [t for t in self._state.open_tasks if TaskKind(t.kind) in kinds]:
             self._state.open_tasks.remove(task)
             self._state.decided_task_ids.append(task.task_id)
-            await self._act(
-                CaseActivityApi.supersede_task,
-                SupersedeTask(self._state.case_key, task.task_id, task.kind, why, self._now()),
+            await self._write(
+                CaseWrite(
+                    supersede=SupersedeTask(
+                        self._state.case_key, task.task_id, task.kind, why, self._now()
+                    )
+                )
             )
 
     async def _open_tasks(
@@ -136,9 +195,8 @@ class CaseSteps:
                 context=dict(context),
             )
             self._state.open_tasks.append(task)
-            await self._act(
-                CaseActivityApi.create_task,
-                CreateTask(self._state.case_key, self._state.customer_ref, task),
+            await self._write(
+                CaseWrite(task=CreateTask(self._state.case_key, self._state.customer_ref, task))
             )
 
     async def _event(
@@ -151,18 +209,19 @@ class CaseSteps:
         reason: str | None = None,
         details: dict[str, str] | None = None,
     ) -> None:
-        await self._act(
-            CaseActivityApi.record_case_event,
-            RecordCaseEvent(
-                case_key=self._state.case_key,
-                event_key=f"{self._state.case_key}:{key}",
-                actor=actor,
-                role=str(role),
-                action=action,
-                at=self._now(),
-                reason=reason,
-                details=details or {},
-            ),
+        await self._write(
+            CaseWrite(
+                event=RecordCaseEvent(
+                    case_key=self._state.case_key,
+                    event_key=f"{self._state.case_key}:{key}",
+                    actor=actor,
+                    role=str(role),
+                    action=action,
+                    at=self._now(),
+                    reason=reason,
+                    details=details or {},
+                )
+            )
         )
 
     async def _open_case(self) -> None:
@@ -189,6 +248,14 @@ class CaseSteps:
         Delivery retries while the mail server is down without holding this case; an
         address that cannot be used comes back as a ``letter_undeliverable`` signal.
         """
+        if self._buffering:  # drafted with the pass's other writes, delivered after them
+            self._pending.append(CaseWrite(letter=self._draft(kind, step, context, copy=False)))
+            support = self._state.support
+            if support.contact_via_advocate and support.copy_to_customer and self._in_round_two():
+                # The customer's own copy of a letter that went to their advocate.
+                draft = self._draft(kind, f"{step}:copy", context, copy=True)
+                self._pending.append(CaseWrite(letter=draft))
+            return
         drafted = await self._draft_and_deliver(kind, step, context, copy=False)
         if not any(x.letter_id == drafted.letter_id for x in self._state.letters):
             self._state.letters.append(LetterSummary(drafted.letter_id, kind, drafted.delivery))
@@ -202,19 +269,21 @@ class CaseSteps:
     ) -> DraftedLetter:
         """Store the letter once per step, then start its delivery unless it is done."""
         drafted: DraftedLetter = await self._act(
-            CaseActivityApi.draft_letter,
-            DraftLetter(
-                letter_id=letter_id(self._state.case_key, step),
-                case_key=self._state.case_key,
-                customer_ref=self._state.customer_ref,
-                kind=kind,
-                context={**LETTER_DEFAULTS, "ombudsman": self._profile.ombudsman, **context},
-                copy_for_customer=copy,
-            ),
+            CaseActivityApi.draft_letter, self._draft(kind, step, context, copy=copy)
         )
-        if drafted.status not in ("sent", "stored", "undeliverable"):
+        if drafted.status not in DELIVERY_DONE:
             await self._start_delivery(drafted.letter_id, kind, attempt=1)
         return drafted
+
+    def _draft(self, kind: str, step: str, context: dict[str, str], *, copy: bool) -> DraftLetter:
+        return DraftLetter(
+            letter_id=letter_id(self._state.case_key, step),
+            case_key=self._state.case_key,
+            customer_ref=self._state.customer_ref,
+            kind=kind,
+            context={**LETTER_DEFAULTS, "ombudsman": self._profile.ombudsman, **context},
+            copy_for_customer=copy,
+        )
 
     async def _start_delivery(self, letter: str, kind: str, *, attempt: int) -> None:
         durations = self._profile.durations
@@ -247,9 +316,8 @@ class CaseSteps:
             initial_warning_given=state.initial_warning_given,
             restriction=state.protocol.kind if self._in_round_two() and state.protocol else None,
         )
-        state.stage = stage
         protocol = state.protocol
-        state.review_overdue = protocol is not None and protocol.next_review_at <= self._now()
+        review_overdue = protocol is not None and protocol.next_review_at <= self._now()
         mirrored = (
             stage,
             state.risk_flag,
@@ -258,25 +326,39 @@ class CaseSteps:
             state.direct_contact_ended,
             state.interim_measures,
             len(state.open_tasks),
-            state.review_overdue,
+            review_overdue,
         )
-        if mirrored == self._mirrored:
+        changed = mirrored != self._mirrored
+        if self._buffering or self._pending:
+            # One-step path: the case record goes with the pass's writes (only the latest
+            # one of a flush that failed before is kept), and one flush writes them all;
+            # the state shows the new stage once it is on record, with the pass's letters.
+            if changed:
+                self._pending[:] = [w for w in self._pending if w.case_record is None]
+                self._pending.append(CaseWrite(case_record=self._case_record(stage)))
+            await self._flush()
+            state.stage, state.review_overdue = stage, review_overdue
+        else:
+            state.stage, state.review_overdue = stage, review_overdue
+            if changed:
+                await self._act(CaseActivityApi.update_case_record, self._case_record(stage))
+        if not changed:
             return  # nothing the records or the search attributes show has changed
-        await self._act(
-            CaseActivityApi.update_case_record,
-            UpdateCaseRecord(
-                case_key=state.case_key,
-                stage=stage,
-                risk_flag=state.risk_flag,
-                at=self._now(),
-                next_review_at=state.protocol.next_review_at if state.protocol else None,
-                closed_at=state.closed_at,
-                direct_contact_ended=state.direct_contact_ended,
-                interim_measures=state.interim_measures,
-            ),
-        )
         self._upsert_search_attributes()
         self._mirrored = mirrored
+
+    def _case_record(self, stage: str) -> UpdateCaseRecord:
+        state = self._state
+        return UpdateCaseRecord(
+            case_key=state.case_key,
+            stage=stage,
+            risk_flag=state.risk_flag,
+            at=self._now(),
+            next_review_at=state.protocol.next_review_at if state.protocol else None,
+            closed_at=state.closed_at,
+            direct_contact_ended=state.direct_contact_ended,
+            interim_measures=state.interim_measures,
+        )
 
     def _upsert_search_attributes(self) -> None:
         state = self._state

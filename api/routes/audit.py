@@ -13,13 +13,12 @@ from api.auth import Auditor
 from api.decision_schemas import AuditOut, AuditPage
 from api.deps import RecordsDep
 from api.schemas import CustomerRef
+from reports.tables import spreadsheet_cell
 from tokens import MAX_USER_CHARS
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
 EXPORT_COLUMNS = ("id", "at", "case_key", "actor", "role", "action", "reason", "details")
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @router.get("/audit")
@@ -96,9 +95,7 @@ async def export_case_audit(
 
 def _cell(value: str | None) -> str:
     """A text cell a spreadsheet shows as text, never runs as a formula."""
-    if not value:
-        return ""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+    return spreadsheet_cell(value)
 
 
 def _download(body: str, media_type: str, filename: str) -> Response:

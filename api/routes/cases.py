@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import AwareDatetime
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
 from api.access import (
@@ -19,6 +19,7 @@ from api.access import (
     CaseSearchOut,
     break_glass_hint,
     case_access,
+    case_accesses,
     grant_break_glass,
     note_case_read,
     open_case_file,
@@ -26,7 +27,7 @@ from api.access import (
 from api.auth import CaseReader, Intake, Staff, StaffOnly
 from api.casework import case_state_out, log_appeal, record_support, request_risk_flag_review
 from api.decision_schemas import AppealIn, CaseStateOut, RiskFlagReviewIn, SupportIn
-from api.deps import RecordsDep, SettingsDep, TemporalDep
+from api.deps import RecordsDep, SettingsDep, TemporalDep, audit_call
 from api.integrator import (
     CASE_VIEW_LATEST,
     MAX_PAGE,
@@ -43,6 +44,7 @@ from api.integrator import (
     encode_cursor,
     time_and_key,
 )
+from api.routes.equality import checked_equality, store_equality
 from api.routes.tasks import KindFilter, task_out
 from api.schemas import AuditEntryOut, CustomerRef, IncidentOut, LetterOut
 from policy.access import Access, AccessDecision, Basis, Involvement, read_access
@@ -54,6 +56,9 @@ from workflows.case import CaseWorkflow
 from workflows.ids import case_workflow_id
 
 router = APIRouter(prefix="/v1", tags=["cases"])
+
+# How long the case view waits for the running workflow before answering from records.
+LIVE_STATUS_BUDGET = timedelta(seconds=2)
 
 
 @router.get("/cases")
@@ -120,13 +125,16 @@ async def find_case(
         # More rows after the last one looked at: this batch's extra row, or rows of the
         # batch left unread when the page filled.
         more = len(rows) > batch
+        # Need to know, for the whole batch at once (a constant number of reads).
+        decisions = (
+            {}
+            if same_for_all
+            else await case_accesses(records, principal, [c.case_key for c in page])
+        )
         for index, case in enumerate(page):
             scanned += 1
             after = _sort_key(case, sort)
-            if same_for_all:
-                decision = by_role
-            else:
-                decision = await case_access(records, principal, case.case_key)
+            decision = by_role if same_for_all else decisions[case.case_key]
             if decision.full or lookup:
                 found.append((case, decision))
             if len(found) == limit or (not same_for_all and scanned >= STAFF_SCAN):
@@ -221,16 +229,24 @@ async def get_case(
         letter_count=letter_count,
         links=CaseLinks(incidents=f"{base}/incidents", letters=f"{base}/letters"),
     )
-    handle = case_handle(client, case_workflow_id(customer_ref))
-    try:
-        description = await handle.describe(rpc_timeout=timedelta(seconds=3))
-        out.workflow_status = description.status.name if description.status else None
-        if description.status == WorkflowExecutionStatus.RUNNING:
-            live = await handle.query(CaseWorkflow.state, rpc_timeout=timedelta(seconds=3))
-            out.malformed_signals = live.malformed_signals
-    except RPCError:
-        pass  # the records answer on their own when the workflow cannot be reached
+    await _add_live_status(out, case_handle(client, case_workflow_id(customer_ref)))
     return out
+
+
+async def _add_live_status(out: CaseViewOut, handle: WorkflowHandle[Any, Any]) -> None:
+    """Add the workflow's status and malformed-signal count, within one short budget.
+
+    The records answer on their own: a busy or unreachable worker leaves these unset
+    rather than holding the response past a client's timeout."""
+    try:
+        async with asyncio.timeout(LIVE_STATUS_BUDGET.total_seconds()):
+            description = await handle.describe(rpc_timeout=LIVE_STATUS_BUDGET)
+            out.workflow_status = description.status.name if description.status else None
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                live = await handle.query(CaseWorkflow.state, rpc_timeout=LIVE_STATUS_BUDGET)
+                out.malformed_signals = live.malformed_signals
+    except (RPCError, TimeoutError):
+        pass
 
 
 @router.get("/cases/{customer_ref}/incidents")
@@ -334,9 +350,22 @@ async def post_support(
     principal: Staff,
     client: TemporalDep,
     settings: SettingsDep,
+    records: RecordsDep,
+    request: Request,
 ) -> CaseStateOut:
-    """Record vulnerabilities, an advocate and reasonable adjustments."""
-    return await record_support(customer_ref, body, principal, client, settings)
+    """Record vulnerabilities, an advocate and reasonable adjustments; with ``equality``,
+    the customer's equality monitoring too (HS 7.1: voluntary). The equality answers are
+    checked first (422 naming the characteristic) and stored in the records once the case
+    has the support details: they never go to the case workflow."""
+    equality = checked_equality(settings, body.equality, "equality") if body.equality else None
+    state = await record_support(customer_ref, body, principal, client, settings)
+    if equality is not None:
+        path = f"/v1/cases/{customer_ref}/support"
+        action = "POST /v1/cases/{customer_ref}/support"
+        audit = audit_call(principal, action, 200, path, datetime.now(UTC))
+        await store_equality(records, customer_ref, equality, audit)
+        request.state.audited = True  # the equality row is the call's audit row
+    return state
 
 
 @router.post("/cases/{customer_ref}/access", status_code=status.HTTP_201_CREATED)

@@ -48,9 +48,17 @@ from api.deps import audit_call, records_of, settings_of, temporal_of
 from api.integrator import CASE_VIEW_LATEST
 from api.ratelimit import Action, Throttled, throttle_address, throttle_subject
 from policy.decisions import TERMS_OUTCOMES
+from policy.equality import (
+    CHARACTERISTIC_LABELS,
+    EqualityValueError,
+    choices,
+    label_for,
+    validate_equality,
+)
 from policy.protocol import CONTACT_METHODS
+from policy.reporting import EQUALITY_CHARACTERISTICS
 from policy.tasks import OUTCOMES, TaskKind, release_allowed
-from records.models import Case, CustomerSupport, Task
+from records.models import Case, CustomerEquality, CustomerSupport, Task
 from tokens import InvalidToken, Principal, read_token
 from workflows.ids import CUSTOMER_REF_PATTERN
 
@@ -758,10 +766,12 @@ async def _case_page(
     *,
     reason: str = "",
     reason_error: str | None = None,
+    equality_error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    """The case as the signed-in person may see it: in full, or only that it exists (with
-    the break-glass form). The read is audited with the basis of the access."""
+    """The case as the signed-in person may see it: in full (with its equality monitoring
+    and the form to record it), or only that it exists (with the break-glass form). The
+    read is audited with the basis of the access."""
     records = records_of(request)
     request.state.principal = principal
     decision = await case_access(records, principal, case.case_key)
@@ -778,12 +788,14 @@ async def _case_page(
         "max_reason": MAX_REASON_CHARS,
     }
     if decision.full:
-        incidents, letters, tasks, (incident_count, letter_count) = await asyncio.gather(
+        incidents, letters, tasks, counts, equality = await asyncio.gather(
             records.latest_incidents(case.case_key, CASE_VIEW_LATEST),
             records.latest_letters(case.case_key, CASE_VIEW_LATEST),
             records.open_tasks_of_case(case.case_key),
             records.case_counts(case.case_key),
+            records.get_equality(case.customer_ref),
         )
+        incident_count, letter_count = counts
         now = datetime.now(UTC)
         rows = []
         for t in tasks:
@@ -800,8 +812,25 @@ async def _case_page(
             tasks=rows,
             incident_count=incident_count,
             letter_count=letter_count,
+            equality=_equality_rows(settings_of(request).policy_profile, equality),
+            equality_row=equality,
+            equality_error=equality_error,
         )
     return _render(request, "case.html", context, status_code=status_code)
+
+
+def _equality_rows(profile: str, row: CustomerEquality | None) -> list[dict[str, Any]]:
+    """Each equality characteristic as the case page shows it and its form offers it."""
+    return [
+        {
+            "name": name,
+            "label": CHARACTERISTIC_LABELS[name],
+            "value": getattr(row, name, None),
+            "value_label": label_for(profile, name, getattr(row, name, None)),
+            "choices": choices(profile, name),
+        }
+        for name in EQUALITY_CHARACTERISTICS
+    ]
 
 
 def _search_page(
@@ -888,6 +917,46 @@ async def break_glass(request: Request, customer_ref: str) -> Response:
         path=f"/inbox/cases/{customer_ref}/access",
     )
     return RedirectResponse(f"/inbox/cases?ref={quote(customer_ref)}", status_code=303)
+
+
+@router.post("/cases/{customer_ref}/equality", include_in_schema=False)
+async def record_equality(request: Request, customer_ref: str) -> Response:
+    """Record equality monitoring from the case page (HS 7.1, voluntary), with the checks
+    and the audit row of ``PUT /v1/customers/{ref}/equality``; for those who may read the
+    case. Each characteristic left at "Not recorded" is withdrawn."""
+    principal = await _signed_in(request)
+    if principal is None:
+        return _to_sign_in()
+    if not principal.roles & DECIDERS:
+        return _not_a_decider(request, principal)
+    data = await request.form()
+    if not _csrf_ok(request, data):
+        return _form_refused(request, principal)
+    records = records_of(request)
+    case = await records.latest_case(customer_ref) if _REF.fullmatch(customer_ref) else None
+    if case is None:
+        return _message(
+            request, 404, "Case not found", "There is no case for that reference.", principal
+        )
+    if not (await case_access(records, principal, case.case_key)).full:
+        return await _case_page(request, principal, case, status_code=403)
+    given = {name: str(data.get(name) or "") or None for name in EQUALITY_CHARACTERISTICS}
+    try:
+        values = validate_equality(settings_of(request).policy_profile, given)
+    except EqualityValueError as error:
+        return await _case_page(
+            request, principal, case, equality_error=str(error), status_code=422
+        )
+    action = "POST /inbox/cases/{customer_ref}/equality"
+    await records.record_equality(
+        customer_ref,
+        values,
+        audit_call(principal, action, 200, request.url.path, datetime.now(UTC)),
+    )
+    return RedirectResponse(
+        f"/inbox/cases?ref={quote(customer_ref)}&equality=saved#equality-heading",
+        status_code=303,
+    )
 
 
 # letters -------------------------------------------------------------------------------

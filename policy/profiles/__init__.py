@@ -72,6 +72,8 @@ def load_profile(name: str, duration_overrides: dict[str, int] | None = None) ->
     if name not in PROFILE_NAMES:
         raise UnknownProfileError(f"unknown policy profile {name!r}; choose one of {PROFILE_NAMES}")
     raw = dict(_profile_data(name))
+    # The equality monitoring categories are no part of a case's snapshot (policy.equality).
+    raw.pop("equality", None)
     durations = Durations(**raw.pop("durations"))
     if duration_overrides:
         known = {f.name for f in fields(Durations)}

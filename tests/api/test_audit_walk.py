@@ -4,8 +4,9 @@ the trail under that token's identity and roles (never a name from the body).
 
 The walk covers the whole escalation path over real HTTP — intake, initial and formal
 warnings, the behaviour assessment, the protocol's authorisation, an appeal and its
-decision, support, a risk-flag review, a change of contact details, break glass, reads of
-the case, its state, a letter, the trail and its export, codec decoding, revocation —
+decision, support (with equality monitoring), equality monitoring on its own, a risk-flag
+review, a change of contact details, break glass, reads of the case, its equality
+monitoring, its state, a letter, the trail and its export, codec decoding, revocation —
 and the test fails if the API grows an audited endpoint the walk does not call.
 """
 
@@ -170,9 +171,20 @@ async def walk_every_audited_endpoint(walk: Walk) -> None:
         "POST /v1/cases/{customer_ref}/support",
         ("officer",),
         "officer-supports",
-        json={"reasonable_adjustments": "Large print", "mediation_offered": True},
+        json={
+            "reasonable_adjustments": "Large print",
+            "mediation_offered": True,
+            "equality": {"disability": "prefer_not_to_say"},
+        },
     )
     assert support.status_code == 200, support.text
+    equality = await walk.call(
+        "PUT /v1/customers/{customer_ref}/equality",
+        ("case_system",),
+        "crm-records-equality",
+        json={"ethnicity": "white_british", "age_band": "45_54"},
+    )
+    assert equality.status_code == 200, equality.text
     # Refused or accepted, an attempt to change a case is on the trail with its outcome.
     await walk.call(
         "POST /v1/cases/{customer_ref}/risk-flag-reviews",
@@ -193,6 +205,10 @@ async def walk_every_audited_endpoint(walk: Walk) -> None:
     assert case.status_code == 200, case.text
     state = await walk.call("GET /v1/cases/{customer_ref}/state", ("officer",), "officer-warns")
     assert state.status_code == 200, state.text
+    monitoring = await walk.call(
+        "GET /v1/customers/{customer_ref}/equality", ("officer",), "officer-warns"
+    )
+    assert monitoring.status_code == 200, monitoring.text
     for paged in ("incidents", "letters"):
         page = await walk.call(
             f"GET /v1/cases/{{customer_ref}}/{paged}", ("officer",), "officer-warns"
@@ -213,6 +229,22 @@ async def walk_every_audited_endpoint(walk: Walk) -> None:
     covered = await walk.call("GET /v1/cases/{customer_ref}", ("officer",), "officer-covers")
     assert covered.status_code == 200, covered.text
     trail = await walk.call("GET /v1/audit", ("auditor",), "auditor-looks")
+    report = await walk.call("GET /v1/reports", ("director",), "director-reports")
+    assert report.status_code == 200, report.text
+    section = await walk.call(
+        "GET /v1/reports/{section}", ("auditor",), "auditor-reports", path={"section": "reviews"}
+    )
+    assert section.status_code == 200, section.text
+    # The inbox's reports page and its CSV downloads (a bearer token works there too).
+    shown = await walk.call("GET /inbox/reports", ("manager",), "manager-reports")
+    assert shown.status_code == 200, shown.text
+    sheet = await walk.call(
+        "GET /inbox/reports/{section}.csv",
+        ("head_of_service",),
+        "hos-reports",
+        path={"section": "reviews"},
+    )
+    assert sheet.status_code == 200, sheet.text
     assert trail.status_code == 200, trail.text
     export = await walk.call(
         "GET /v1/cases/{customer_ref}/audit/export", ("auditor",), "auditor-exports"

@@ -348,3 +348,44 @@ async def test_break_glass_and_the_auditors_export_through_the_client_and_cli(
     _cli_env(monkeypatch, api_url, token_for("manager", user="Mo-Uninvolved"))
     code, out, err = await _ucb(capsys, "audit", "export", ref)
     assert (code == 1 and "403" in err) or "auditor" in err, err
+
+
+async def test_the_management_report_through_the_client_and_cli(
+    api_url: str,
+    worker: Worker,
+    token_for: Minter,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A manager reads the report's figures as JSON and CSV; an officer is refused."""
+    ref = new_ref()
+    async with UcbClient(api_url, token_for("case_system", user="crm")) as crm:
+        await crm.report_incident(
+            customer_ref=ref,
+            category="threat_of_violence",
+            channel="in_person",
+            occurred_at=datetime.now(UTC),
+            description="Threatened the officer at the front desk",
+            reported_by="kim",
+        )
+    async with UcbClient(api_url, token_for("manager", user="mo")) as manager:
+
+        async def counted() -> dict[str, Any] | None:
+            report = await manager.management_report()
+            return report if report["staff_safety"]["threats"] >= 1 else None
+
+        report = await eventually(counted)
+        by_category = {c["label"]: c["count"] for c in report["incidents"]["by_category"]}
+        assert by_category.get("threat_of_violence", 0) >= 1
+
+    _cli_env(monkeypatch, api_url, token_for("director", user="dee"))
+    code, out, err = await _ucb(capsys, "reports", "--section", "staff_safety")
+    assert code == 0, err
+    section = json.loads(out)
+    assert section["section"] == "staff_safety" and section["figures"]["threats"] >= 1
+    code, out, err = await _ucb(capsys, "reports", "--section", "staff_safety", "--csv")
+    assert code == 0, err
+    assert "Threats" in out or "threats" in out.lower(), out
+    _cli_env(monkeypatch, api_url, token_for("officer", user="kim"))
+    code, out, err = await _ucb(capsys, "reports")
+    assert code == 1 and "403" in err, err

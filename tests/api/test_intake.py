@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,12 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from api.routes import cases as cases_route
 from api.schemas import MAX_DESCRIPTION_CHARS
+from records.repository import Records
+from settings import Settings
 from tests.support import eventually, messages_to
+from worker import build_worker
 
 
 def body(ref: str, **changes: Any) -> dict[str, Any]:
@@ -80,6 +85,33 @@ async def test_resending_with_the_same_source_reference_is_idempotent(
             return response.json()["incidents"] if response.status_code == 200 else None
 
         assert len(await eventually(recorded)) == 1
+
+
+async def test_the_case_view_answers_from_the_records_while_the_worker_is_away(
+    auth_for: Any,
+    api_url: str,
+    client: Client,
+    settings: Settings,
+    stack_records: Records,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A busy or stopped worker cannot hold the case view past its live-status budget."""
+    ref = new_ref()
+    async with httpx.AsyncClient(base_url=api_url, headers=auth_for("case_system")) as http:
+        async with build_worker(client, settings, stack_records, strict=True):
+            assert (await http.post("/v1/incidents", json=body(ref))).status_code == 202
+
+            async def recorded() -> bool:
+                return (await http.get(f"/v1/cases/{ref}")).status_code == 200
+
+            assert await eventually(recorded)
+        # With no worker polling, a query waits for its whole deadline: the view must not.
+        monkeypatch.setattr(cases_route, "LIVE_STATUS_BUDGET", timedelta(seconds=0.5))
+        response = await http.get(f"/v1/cases/{ref}", timeout=2.5)
+    assert response.status_code == 200
+    view = response.json()
+    assert view["workflow_status"] == "RUNNING" and view["malformed_signals"] is None
+    assert len(view["incidents"]) == 1
 
 
 async def test_customer_details_registered_beforehand_are_used(

@@ -13,6 +13,7 @@ from tokens import ApiRole, create_token
 
 ALL = {r.value for r in ApiRole}
 STAFF = {"officer", "manager", "head_of_service", "director"}
+REPORT_READERS = {"manager", "head_of_service", "director", "auditor"}
 
 # (method, path template, example path, example body, admitted roles)
 MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[str]]] = [
@@ -25,6 +26,21 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[str]]] = [
         None,
         STAFF | {"contractor", "case_system"},
     ),
+    (
+        "PUT",
+        "/v1/customers/{customer_ref}/equality",
+        "/v1/customers/M1/equality",
+        {},
+        STAFF | {"case_system"},
+    ),
+    (
+        "GET",
+        "/v1/customers/{customer_ref}/equality",
+        "/v1/customers/M1/equality",
+        None,
+        STAFF | {"case_system"},
+    ),
+    ("GET", "/v1/equality/categories", "/v1/equality/categories", None, STAFF | {"case_system"}),
     ("GET", "/v1/cases", "/v1/cases?customer_ref=M1", None, STAFF | {"case_system"}),
     ("GET", "/v1/cases/{customer_ref}", "/v1/cases/M1", None, STAFF | {"case_system"}),
     ("POST", "/v1/cases/{customer_ref}/access", "/v1/cases/M1/access", {}, STAFF),
@@ -78,6 +94,8 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[str]]] = [
     ("POST", "/v1/tasks/{task_id}/complete", "/v1/tasks/nope/complete", {}, STAFF),
     ("GET", "/v1/letters/{letter_id}", "/v1/letters/x:y", None, STAFF),
     ("GET", "/v1/audit", "/v1/audit", None, {"auditor"}),
+    ("GET", "/v1/reports", "/v1/reports", None, REPORT_READERS),
+    ("GET", "/v1/reports/{section}", "/v1/reports/reviews", None, REPORT_READERS),
     ("GET", "/healthz/cases", "/healthz/cases", None, {"operator"}),
     ("POST", "/v1/revocations", "/v1/revocations", {}, {"operator"}),
     ("POST", "/codec/encode", "/codec/encode", {"payloads": []}, {"operator", "auditor"}),

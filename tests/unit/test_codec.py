@@ -196,6 +196,28 @@ async def test_at_the_boundary_a_moved_plaintext_or_forged_payload_is_refused_ne
     assert BoundaryPayloadConverter().from_payload(plain(), str) == SECRET
 
 
+def run_of(workflow_id: str) -> WorkflowSerializationContext:
+    return WorkflowSerializationContext(namespace="default", workflow_id=workflow_id)
+
+
+async def test_a_scheduled_run_reads_its_predecessors_result_and_nothing_else_moves() -> None:
+    """A Schedule hands each run the previous run's result, bound to that run's id: read
+    without a refusal; a result moved to another schedule's run or a case is refused."""
+    codec = boundary()
+    earlier = run_of("ucb-board-pack-run-2026-10-01T05:00:00Z")
+    [result] = await codec.with_context(earlier).encode([plain()])
+    before = REFUSED.total()
+    later = run_of("ucb-board-pack-run-2026-11-01T06:00:00Z")
+    assert await codec.with_context(later).decode([result]) == [plain()]
+    assert REFUSED.total() == before
+    for elsewhere in ("ucb-retention-run-2026-11-01T06:00:00Z", "ucb-case-A", "ucb-board-pack"):
+        [moved] = await codec.with_context(run_of(elsewhere)).decode([result])
+        assert is_refused(moved), elsewhere
+    [retention] = await codec.with_context(run_of("ucb-retention-run-1")).encode([plain()])
+    [read] = await codec.with_context(run_of("ucb-retention-run-2")).decode([retention])
+    assert read == plain()
+
+
 async def test_the_lenient_codec_for_people_shows_plaintext_and_reports_errors() -> None:
     lenient = EncryptionCodec({"a": KEY_A}, "a")
     assert await lenient.decode([plain()]) == [plain()]

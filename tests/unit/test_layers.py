@@ -1,8 +1,9 @@
 """The folders show who uses whom: no module imports against the layers.
 
 From the bottom: ``policy`` (pure rules) ← ``workflows`` ← ``records``/``letters``/
-``activities`` ← ``starter`` (the Temporal side) ← ``api`` and ``worker`` ← ``ucbclient``
-(the HTTP client and CLI, above the API). ``tokens`` and ``settings`` are shared by all.
+``activities``/``reports`` ← ``starter`` (the Temporal side) ← ``api`` and ``worker`` ←
+``ucbclient`` (the HTTP client and CLI, above the API). ``tokens`` and ``settings`` are
+shared by all.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ FORBIDDEN = {
     "api": {"ucbclient", "devstack", "worker"},
     "ucbclient": {"api", "devstack", "worker"},
     "tokens": {"api", "starter", "ucbclient", "workflows", "records"},
+    # Rendering the management report: policy's figures in, HTML, SVG, CSV and PDF out.
+    "reports": {"workflows", "activities", "records", "starter", "api", "ucbclient"},
 }
 
 

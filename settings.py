@@ -241,7 +241,7 @@ class Settings(BaseSettings):
     metrics_stuck_scan_seconds: float = Field(default=60.0, ge=0)
     worker_metrics_address: str | None = None
 
-    # Worker tuning (worker.build_worker): the Temporal SDK's defaults until measured.
+    # Worker tuning (worker.build_worker; README "Worker tuning" gives the measurements).
     # Workflows kept in the worker's cache (sticky execution; 0: none); workflow and
     # activity tasks run at once; concurrent polls of the task queue for each (at least 2
     # while workflows are cached). Every case's run gets its workflow task timeout from
@@ -251,6 +251,10 @@ class Settings(BaseSettings):
     worker_max_concurrent_activities: int = Field(default=100, ge=1)
     worker_max_concurrent_workflow_task_polls: int = Field(default=5, ge=1)
     worker_max_concurrent_activity_task_polls: int = Field(default=5, ge=1)
+    # How long a case's next workflow task may wait on this worker's sticky queue before
+    # the server times it out and hands it (and a full replay) to any worker: 30 s, not
+    # the SDK's 10 s, so that a burst of due timers queues instead of timing out.
+    worker_sticky_schedule_to_start_seconds: float = Field(default=30.0, gt=0, le=600)
     workflow_task_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     @model_validator(mode="before")

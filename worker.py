@@ -78,10 +78,12 @@ class WorkerTuning(TypedDict):
     max_concurrent_activities: int
     workflow_task_poller_behavior: PollerBehaviorSimpleMaximum
     activity_task_poller_behavior: PollerBehaviorSimpleMaximum
+    sticky_queue_schedule_to_start_timeout: timedelta
 
 
 def tuning(settings: Settings) -> WorkerTuning:
-    """Cache size, task slots and pollers from the settings (UCB_WORKER_*)."""
+    """Cache size, task slots, pollers and the sticky queue's wait from the settings
+    (UCB_WORKER_*)."""
     return WorkerTuning(
         max_cached_workflows=settings.worker_max_cached_workflows,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
@@ -91,6 +93,9 @@ def tuning(settings: Settings) -> WorkerTuning:
         ),
         activity_task_poller_behavior=PollerBehaviorSimpleMaximum(
             settings.worker_max_concurrent_activity_task_polls
+        ),
+        sticky_queue_schedule_to_start_timeout=timedelta(
+            seconds=settings.worker_sticky_schedule_to_start_seconds
         ),
     )
 

@@ -23,9 +23,9 @@ read for server-side timeouts), with the records in SQLite:
    uvicorn subprocess, against GET /healthz under the same load; with the SQLite query plan
    of every statement the task list runs.
 
-The module's top level imports only the standard library and temporalio: the bare
-workflow below is re-imported by the sandbox for every run, as CaseWorkflow's modules
-are, and must not drag the project's dependencies in with it.
+The baselines' bare workflow lives in ``bench/bare.py``, a module of its own: the sandbox
+re-imports a workflow's module for every run and every replay, as it does CaseWorkflow's
+modules, so the baseline pays for that small module only.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from temporalio import activity, workflow
+from bench.bare import TALLY_ENV, BareWorkflow, bare_noop
+from bench.bare import ran as bare_ran
 
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHistory
@@ -68,8 +69,6 @@ START_IN_FLIGHT = 24  # workflow starts (or signal-with-starts) waiting for an a
 FETCH_IN_FLIGHT = 16
 STORM_TIMEOUT = 600.0
 SETTLE_TIMEOUT = 600.0
-NOOP_TIMEOUT = timedelta(seconds=60)
-TALLY_ENV = "BENCH_CAPACITY_TALLY"
 BARE_QUEUE = "bench-bare"
 DEADLINE = "context deadline exceeded"
 ROOT = Path(__file__).parents[1]  # (no resolve(): the sandbox runs this line too)
@@ -77,62 +76,6 @@ REVIEW_TERMS_TOPICS = "the repair to the kitchen and the rent account"
 
 
 # The bare workflow (baselines) ------------------------------------------------------------
-
-_ran: list[tuple[str, float]] = []  # (tag, time.time()) of every no-op activity in process
-
-
-@activity.defn(name="bench_noop")
-async def bare_noop(tag: str) -> None:
-    """The baseline's activity: does nothing but say when it ran."""
-    _ran.append((tag, time.time()))
-    tally = os.environ.get(TALLY_ENV)
-    if tally:
-        _append(tally, tag)
-
-
-def _append(path: str, line: str) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
-
-
-@workflow.defn(name="BenchBare")
-class BareWorkflow:
-    """Sleeps until ``wake_at`` (epoch seconds; 0: no sleep) then runs one activity; then one
-    activity per ``poke`` signal, until ``finish``."""
-
-    def __init__(self) -> None:
-        self._pokes = 0
-        self._done = 0
-        self._finish = False
-
-    @workflow.signal
-    def poke(self) -> None:
-        self._pokes += 1
-
-    @workflow.signal
-    def finish(self) -> None:
-        self._finish = True
-
-    @workflow.query
-    def done(self) -> int:
-        return self._done
-
-    @workflow.run
-    async def run(self, wake_at: float) -> int:
-        tag = workflow.info().workflow_id
-        if wake_at:
-            await workflow.sleep(max(0.0, wake_at - workflow.now().timestamp()))
-            await workflow.execute_activity(bare_noop, tag, start_to_close_timeout=NOOP_TIMEOUT)
-            self._done += 1
-        while True:
-            await workflow.wait_condition(lambda: self._pokes > 0 or self._finish)
-            if self._pokes:
-                self._pokes -= 1
-                await workflow.execute_activity(bare_noop, tag, start_to_close_timeout=NOOP_TIMEOUT)
-                self._done += 1
-            elif self._finish:
-                return self._done
-
 
 # Small helpers ----------------------------------------------------------------------------
 
@@ -322,14 +265,13 @@ def _printable(knobs: dict[str, Any]) -> dict[str, Any]:
 def bare_worker(client: Client, task_queue: str, knobs: dict[str, Any]) -> Worker:
     from temporalio.worker import Worker
 
-    from bench import capacity  # the module under its own name, even when run as __main__
     from worker import workflow_runner
 
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[capacity.BareWorkflow],
-        activities=[capacity.bare_noop],
+        workflows=[BareWorkflow],
+        activities=[bare_noop],
         workflow_runner=workflow_runner(),
         **knobs,
     )
@@ -494,10 +436,12 @@ async def _start_immediate(client: Client, settings: Settings, ref: str, due: da
 
 
 async def _timeouts_in_histories(
-    client: Client, ids: list[str]
-) -> tuple[int, int, int, str, list[WorkflowHistory]]:
-    """WorkflowTaskTimedOut events over every run's history; the longest history."""
-    from temporalio.api.enums.v1 import EventType
+    client: Client, ids: list[str], due_ts: float
+) -> tuple[int, int, dict[str, int], int, str, list[WorkflowHistory]]:
+    """WorkflowTaskTimedOut events over every run's history, also counted by timeout type
+    and by whether they came before (setup) or after (storm) the due moment; the longest
+    history."""
+    from temporalio.api.enums.v1 import EventType, TimeoutType
 
     async def fetch(workflow_id: str) -> WorkflowHistory:
         return await client.get_workflow_handle(workflow_id).fetch_history()
@@ -507,16 +451,20 @@ async def _timeouts_in_histories(
     )
     timed_out = 0
     cases_hit = 0
+    kinds: Counter[str] = Counter()
     for history in histories:
-        n = sum(
-            1
-            for e in history.events
-            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT
-        )
+        n = 0
+        for e in history.events:
+            if e.event_type != EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                continue
+            n += 1
+            kind = TimeoutType.Name(e.workflow_task_timed_out_event_attributes.timeout_type)
+            phase = "setup" if e.event_time.ToDatetime(UTC).timestamp() < due_ts else "storm"
+            kinds[f"{phase}:{kind.removeprefix('TIMEOUT_TYPE_').lower()}"] += 1
         timed_out += n
         cases_hit += bool(n)
     longest = max(histories, key=lambda h: len(h.events))
-    return timed_out, cases_hit, len(longest.events), longest.workflow_id, [longest]
+    return timed_out, cases_hit, dict(kinds), len(longest.events), longest.workflow_id, [longest]
 
 
 async def storm(
@@ -594,8 +542,11 @@ async def storm(
     from workflows.ids import case_workflow_id
 
     ids = [case_workflow_id(r) for r in refs]
-    timed_out, hit, longest_len, longest_id, longest = await _timeouts_in_histories(client, ids)
+    timed_out, hit, kinds, longest_len, longest_id, longest = await _timeouts_in_histories(
+        client, ids, due_ts
+    )
     out["workflow_task_timed_out_events"] = timed_out
+    out["workflow_task_timeouts_by_kind"] = kinds
     out["cases_with_a_task_timeout"] = hit
     out["longest_run_events"] = longest_len
     started = time.monotonic()
@@ -612,7 +563,7 @@ async def storm(
     queue = f"{BARE_QUEUE}-storm-{uuid.uuid4().hex[:6]}"
     bare = bare_worker(bare_client, queue, knobs)
     base: dict[str, Any] = {}
-    del _ran[:]
+    del bare_ran[:]
     async with bare:
         due = datetime.now(UTC) + timedelta(seconds=max(10.0, 5.0 + n * 0.01))
         started = time.monotonic()
@@ -627,17 +578,15 @@ async def storm(
                 task_timeout=timedelta(seconds=10),
             )
 
-        from bench import capacity
-
         await _gather_limited(START_IN_FLIGHT, [start(i) for i in bare_ids])
         base["setup_seconds"] = round(time.monotonic() - started, 1)
         await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 1))
         offset = server.log_offset()
         cpu_us, cpu_server = cpu_seconds(), cpu_seconds(server.process.pid if server.process else 0)
         due_ts = due.timestamp()
-        while time.time() - due_ts < STORM_TIMEOUT and len(capacity._ran) < n:  # noqa: ASYNC110 - polling another process
+        while time.time() - due_ts < STORM_TIMEOUT and len(bare_ran) < n:  # noqa: ASYNC110 - polling another process
             await asyncio.sleep(0.1)
-        times = [t for _tag, t in capacity._ran]
+        times = [t for _tag, t in bare_ran]
         base["activities"] = len(times)
         base["first_activity_seconds"] = round(min(times) - due_ts, 2) if times else None
         base["all_activities_seconds"] = round(max(times) - due_ts, 2) if times else None
@@ -647,8 +596,11 @@ async def storm(
         )
         await asyncio.sleep(2)
         base["server_log"] = server.problems_since(offset)
-    timed_out, hit, _len, _id, _h = await _timeouts_in_histories(bare_client, bare_ids)
+    timed_out, hit, kinds, _len, _id, _h = await _timeouts_in_histories(
+        bare_client, bare_ids, due_ts
+    )
     base["workflow_task_timed_out_events"] = timed_out
+    base["workflow_task_timeouts_by_kind"] = kinds
     out["baseline"] = base
     ours_s = float(out["all_tasks_seconds"])
     out["ratio"] = round(_ratio(ours_s, float(base["all_activities_seconds"] or 0)), 2)
@@ -1363,6 +1315,8 @@ def report(results: dict[str, Any]) -> None:
         print(
             f"  WorkflowTaskTimedOut events: ours {s['workflow_task_timed_out_events']} "
             f"({s['cases_with_a_task_timeout']} cases), bare {b['workflow_task_timed_out_events']}"
+            f"; by phase and type: ours {s.get('workflow_task_timeouts_by_kind')}, "
+            f"bare {b.get('workflow_task_timeouts_by_kind')}"
         )
         print(
             f"  longest run of a storm case: {s['longest_run_events']} events, replay "
@@ -1420,10 +1374,8 @@ def main(argv: list[str]) -> int:
         asyncio.run(run_bare_worker(address, queue, knobs, int(port)))
         return 0
     args = parse(argv)
-    from bench import capacity  # the workflows under the module's own name
-
-    results = asyncio.run(capacity.run(args))
-    capacity.report(results)
+    results = asyncio.run(run(args))
+    report(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
     return 0

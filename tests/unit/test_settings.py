@@ -126,6 +126,7 @@ WORKER_TUNING_ENV = {
     "UCB_WORKER_MAX_CONCURRENT_ACTIVITIES": "60",
     "UCB_WORKER_MAX_CONCURRENT_WORKFLOW_TASK_POLLS": "3",
     "UCB_WORKER_MAX_CONCURRENT_ACTIVITY_TASK_POLLS": "7",
+    "UCB_WORKER_STICKY_SCHEDULE_TO_START_SECONDS": "45",
 }
 
 
@@ -151,11 +152,18 @@ def test_worker_tuning_env_vars_reach_the_worker(monkeypatch: pytest.MonkeyPatch
     assert options["max_concurrent_activities"] == 60
     assert options["workflow_task_poller_behavior"] == PollerBehaviorSimpleMaximum(3)
     assert options["activity_task_poller_behavior"] == PollerBehaviorSimpleMaximum(7)
+    assert options["sticky_queue_schedule_to_start_timeout"] == timedelta(seconds=45)
 
 
-def test_worker_tuning_defaults_are_the_sdks(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_tuning_defaults_are_the_sdks_but_the_sticky_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SDK's defaults, except the sticky queue's wait, chosen by the timer storm bench
+    (README "Worker tuning")."""
     options = _worker_options(monkeypatch, Settings(_env_file=None))  # type: ignore[call-arg]
     sdk = inspect.signature(Worker.__init__).parameters
+    assert sdk["sticky_queue_schedule_to_start_timeout"].default == timedelta(seconds=10)
+    assert options["sticky_queue_schedule_to_start_timeout"] == timedelta(seconds=30)
     for name in (
         "max_cached_workflows",
         "workflow_task_poller_behavior",

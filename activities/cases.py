@@ -8,7 +8,6 @@ a letter that cannot be built or an address that cannot be used raises a non-ret
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime
 
 import aiosmtplib
@@ -107,11 +106,8 @@ class CaseActivities(CaseActivityApi):
     @activity.defn(name="record_decision")
     async def record_decision(self, request: RecordDecision) -> None:
         """Record a decision with who, role, when, what and why."""
-        decision = {
-            k: v for k, v in asdict(request.decision).items() if v is not None and k != "task_id"
-        }
         with records_errors():
-            await self._records.record_decision(request, decision)
+            await self._records.record_decision(request)
 
     @activity.defn(name="escalate_task")
     async def escalate_task(self, request: EscalateTask) -> None:

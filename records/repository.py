@@ -420,35 +420,39 @@ class Records:
         except IntegrityError:
             return
 
-    async def record_decision(self, request: RecordDecision, decision: dict[str, object]) -> None:
+    async def record_decision(self, request: RecordDecision) -> None:
         """Close the task with who, role, when, what and why; keep the protocol current."""
-        d = request.decision
         async with self._sessions.begin() as session:
-            task = await session.get(Task, request.task_id)
-            if task is None:
-                raise LookupError(f"no task {request.task_id}")
-            if task.status == "decided":
-                return
-            task.status = "decided"
-            task.outcome = d.outcome
-            task.decided_by = d.decided_by
-            task.decided_role = d.role
-            task.decided_at = request.at
-            task.reason = d.reason
-            task.decision = decision
-            _audit(
-                session,
-                event_key=f"task:{request.task_id}:decided",
-                case_key=request.case_key,
-                actor=d.decided_by,
-                role=d.role,
-                action=f"{request.kind}:{d.outcome}",
-                reason=d.reason,
-                details={"task_id": request.task_id, **decision},
-                at=request.at,
-            )
-            if request.protocol is not None and request.protocol_status is not None:
-                await self._save_protocol(session, request)
+            await self._record_decision_in(session, request)
+
+    async def _record_decision_in(self, session: AsyncSession, request: RecordDecision) -> None:
+        d = request.decision
+        task = await session.get(Task, request.task_id)
+        if task is None:
+            raise LookupError(f"no task {request.task_id}")
+        if task.status == "decided":
+            return
+        decision = decision_details(request)
+        task.status = "decided"
+        task.outcome = d.outcome
+        task.decided_by = d.decided_by
+        task.decided_role = d.role
+        task.decided_at = request.at
+        task.reason = d.reason
+        task.decision = decision
+        _audit(
+            session,
+            event_key=f"task:{request.task_id}:decided",
+            case_key=request.case_key,
+            actor=d.decided_by,
+            role=d.role,
+            action=f"{request.kind}:{d.outcome}",
+            reason=d.reason,
+            details={"task_id": request.task_id, **decision},
+            at=request.at,
+        )
+        if request.protocol is not None and request.protocol_status is not None:
+            await self._save_protocol(session, request)
 
     async def _save_protocol(self, session: AsyncSession, request: RecordDecision) -> None:
         protocol = request.protocol
@@ -659,6 +663,8 @@ class Records:
                 async with self._sessions.begin() as session:
                     stored: list[Letter] = []
                     for write in writes:
+                        if write.decision is not None:
+                            await self._record_decision_in(session, write.decision)
                         if write.event is not None:
                             await _record_event_in(session, write.event)
                         if write.task is not None:
@@ -1824,6 +1830,12 @@ async def _update_case_in(session: AsyncSession, update: UpdateCaseRecord) -> No
     case.direct_contact_ended = update.direct_contact_ended
     case.interim_measures = update.interim_measures
     case.updated_at = update.at
+
+
+def decision_details(request: RecordDecision) -> dict[str, object]:
+    """What a decided task keeps of its decision (and its audit row shows): every field
+    given, but the task id."""
+    return {k: v for k, v in asdict(request.decision).items() if v is not None and k != "task_id"}
 
 
 async def _create_task_in(session: AsyncSession, request: CreateTask) -> None:

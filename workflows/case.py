@@ -142,8 +142,7 @@ class CaseWorkflow(DecisionSteps):
                 raise case_error(
                     ErrorType.UNKNOWN_TASK, f"no open task {decision.task_id} on this case"
                 )
-            await self._apply_decision(task, decision)
-            await self._sync()
+            await self._in_one_write(lambda: self._apply_decision(task, decision))
             self._deadlines_changed = True  # the main loop recomputes its next timer
         return self._state
 
@@ -191,20 +190,22 @@ class CaseWorkflow(DecisionSteps):
         (HS 6.5.5; Magna: any decision except legal action)."""
         await self._case_opened()
         async with self._lock:
-            await self._event(
-                f"appeal:{appeal.appeal_id}",
-                appeal.logged_by,
-                appeal.role,
-                "appeal_logged",
-                reason=appeal.grounds,
-            )
-            await self._open_tasks(
-                [TaskKind.APPEAL_DECISION],
-                {"appeal_id": appeal.appeal_id, "against": appeal.against},
-            )
-            await self._sync()
+            await self._in_one_write(lambda: self._log_appeal(appeal))
             self._deadlines_changed = True  # the main loop recomputes its next timer
         return self._state
+
+    async def _log_appeal(self, appeal: AppealRequest) -> None:
+        await self._event(
+            f"appeal:{appeal.appeal_id}",
+            appeal.logged_by,
+            appeal.role,
+            "appeal_logged",
+            reason=appeal.grounds,
+        )
+        await self._open_tasks(
+            [TaskKind.APPEAL_DECISION],
+            {"appeal_id": appeal.appeal_id, "against": appeal.against},
+        )
 
     @log_appeal.validator
     def validate_appeal(self, appeal: AppealRequest) -> None:
@@ -259,18 +260,20 @@ class CaseWorkflow(DecisionSteps):
         """Staff ask for the risk flag to be decided now: a manager's task opens."""
         await self._case_opened()
         async with self._lock:
-            self._state.step_counter += 1
-            await self._event(
-                f"risk_flag_review_requested:{self._state.step_counter}",
-                request.requested_by,
-                request.role,
-                "risk_flag_review_requested",
-                reason=request.reason,
-            )
-            await self._open_tasks([TaskKind.RISK_FLAG_DECISION], {"review": "yes"})
-            await self._sync()
+            await self._in_one_write(lambda: self._request_flag_review(request))
             self._deadlines_changed = True  # the main loop recomputes its next timer
         return self._state
+
+    async def _request_flag_review(self, request: RiskFlagReviewRequest) -> None:
+        self._state.step_counter += 1
+        await self._event(
+            f"risk_flag_review_requested:{self._state.step_counter}",
+            request.requested_by,
+            request.role,
+            "risk_flag_review_requested",
+            reason=request.reason,
+        )
+        await self._open_tasks([TaskKind.RISK_FLAG_DECISION], {"review": "yes"})
 
     @request_risk_flag_review.validator
     def validate_risk_flag_review(self, request: RiskFlagReviewRequest) -> None:

@@ -16,7 +16,14 @@ with workflow.unsafe.imports_passed_through():
     from policy.tasks import TaskKind
     from workflows.activity_api import CaseActivityApi
     from workflows.errors import ErrorType, case_error
-    from workflows.messages import Decision, Protocol, ReaddressLetter, RecordDecision, Task
+    from workflows.messages import (
+        CaseWrite,
+        Decision,
+        Protocol,
+        ReaddressLetter,
+        RecordDecision,
+        Task,
+    )
 
 from workflows.steps import CaseSteps
 
@@ -39,17 +46,18 @@ class FirstRoundDecisions(CaseSteps):
     async def _record_decision(
         self, task: Task, decision: Decision, protocol: Protocol | None, status: str | None
     ) -> None:
-        await self._act(
-            CaseActivityApi.record_decision,
-            RecordDecision(
-                case_key=self._state.case_key,
-                task_id=task.task_id,
-                kind=task.kind,
-                decision=decision,
-                at=self._now(),
-                protocol=protocol,
-                protocol_status=status,
-            ),
+        await self._write(
+            CaseWrite(
+                decision=RecordDecision(
+                    case_key=self._state.case_key,
+                    task_id=task.task_id,
+                    kind=task.kind,
+                    decision=decision,
+                    at=self._now(),
+                    protocol=protocol,
+                    protocol_status=status,
+                )
+            )
         )
 
     async def _apply_first_round_decision(self, task: Task, decision: Decision) -> None:

@@ -432,9 +432,10 @@ class StoreSupport:
 
 @dataclass
 class CaseWrite:
-    """One records write of a case's pass, exactly one field set: an audit row, a task,
-    a task superseded, a letter to draft or the case record's mirror."""
+    """One records write of a case's pass, exactly one field set: a decision, an audit
+    row, a task, a task superseded, a letter to draft or the case record's mirror."""
 
+    decision: RecordDecision | None = None
     event: RecordCaseEvent | None = None
     task: CreateTask | None = None
     supersede: SupersedeTask | None = None

@@ -65,6 +65,9 @@ STEP_BUDGET = timedelta(minutes=10)
 # superseded, letters drafted, the case record) and flushes them as one activity, one
 # transaction, at its end; the letters' deliveries start after it.
 ONE_STEP = "incident-one-step"
+# Patch: a handler's records writes (the decision, its letters, tasks and audit rows, the
+# case record) are buffered the same way and flushed as one activity before it answers.
+HANDLER_ONE_STEP = "decision-one-step"
 # A letter in one of these states needs no delivery started.
 DELIVERY_DONE = ("sent", "stored", "undeliverable")
 # Every letter template may use these (a first-round decision does not set them all).
@@ -91,7 +94,9 @@ class CaseSteps:
     _round_two: bool | None = None
     # This run buffers a pass's records writes (patch "incident-one-step").
     _one_step: bool | None = None
-    # Inside the main loop's pass on the one-step path: records writes are buffered.
+    # This run's handlers buffer their records writes too (patch "decision-one-step").
+    _handler_one_step: bool | None = None
+    # Inside a one-step pass or handler: records writes are buffered.
     _buffering: bool = False
     # Buffered writes not yet on record (a failed flush keeps them for the next one).
     _pending: list[CaseWrite]
@@ -124,10 +129,30 @@ class CaseSteps:
             self._one_step = workflow.patched(ONE_STEP)
         return self._one_step
 
+    def _handlers_in_one_step(self) -> bool:
+        """Whether this run's decisions, appeals and flag reviews write their records in
+        one activity. Runs whose history predates it (and first-round runs) replay one
+        activity per write."""
+        if self._handler_one_step is None:
+            self._handler_one_step = self._in_round_two() and workflow.patched(HANDLER_ONE_STEP)
+        return self._handler_one_step
+
+    async def _in_one_write(self, change: Callable[[], Awaitable[None]]) -> None:
+        """Make a handler's change, then mirror it: its records writes in one activity on
+        the one-step path (a flush that fails keeps them for the main loop's next pass)."""
+        self._buffering = self._handlers_in_one_step()
+        try:
+            await change()
+            await self._sync()
+        finally:
+            self._buffering = False
+
     async def _write(self, write: CaseWrite) -> None:
         """A records write: buffered within a one-step pass, else its own activity."""
         if self._buffering:
             self._pending.append(write)
+        elif write.decision is not None:
+            await self._act(CaseActivityApi.record_decision, write.decision)
         elif write.event is not None:
             await self._act(CaseActivityApi.record_case_event, write.event)
         elif write.task is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email.message import Message
 from pathlib import Path
 
 from temporalio.client import Client
@@ -36,15 +37,23 @@ async def test_initial_warning_is_the_officers_decision_and_sent_once(
     state = await decide(handle, "initial_warning", "issued", "officer", method="letter")
     assert state.stage == "initial_warning" and not state.open_tasks
     outbox, _port = smtp_outbox
-    messages = messages_to(outbox, address)
+
+    async def sent() -> list[Message] | None:
+        # The update answers once the letter is stored and its delivery started.
+        return messages_to(outbox, address) or None
+
+    messages = await eventually(sent)
     assert len(messages) == 1
     assert "initial warning" in messages[0]["Subject"]
     assert "Dear Pat" in text_body(messages[0])
     case = await stack_records.latest_case(ref)
     assert case is not None and case.stage == "initial_warning"
-    assert [(x.kind, x.status) for x in await stack_records.letters(case.case_key)] == [
-        ("initial_warning", "sent")
-    ]
+
+    async def marked_sent() -> list[tuple[str, str]] | None:
+        letters = [(x.kind, x.status) for x in await stack_records.letters(case.case_key)]
+        return letters if letters and letters[0][1] == "sent" else None
+
+    assert await eventually(marked_sent) == [("initial_warning", "sent")]
     assert len(await stack_records.incidents(case.case_key)) == 2
     actions = [a.action for a in await stack_records.audit_trail(case.case_key)]
     assert actions.count("initial_warning:issued") == 1

@@ -63,6 +63,12 @@ def kinds(outbox: Path, address: str) -> list[str]:
     return [m["Subject"] for m in messages_to(outbox, address)]
 
 
+async def letters_arrived(outbox: Path, address: str, count: int) -> list[str] | None:
+    """The subjects of the letters to ``address`` once at least ``count`` arrived."""
+    subjects = kinds(outbox, address)
+    return subjects if len(subjects) >= count else None
+
+
 async def climb_to_protocol(client: Client, settings: Settings, ref: str) -> Handle:
     """Initial warning -> formal warning -> assessment -> protocol authorised."""
     handle = await climb_to_assessment(client, settings, ref)
@@ -104,7 +110,8 @@ async def test_persistent_emailer_from_warning_to_protocol_appeal_review_and_end
     state = await decide(handle, "protocol_review", "end", expected_role)
     assert state.stage == "closed" and state.protocol is None
 
-    subjects = kinds(smtp_outbox[0], address)
+    # The update answers once the letter is stored and its delivery started, not sent.
+    subjects = await eventually(lambda: letters_arrived(smtp_outbox[0], address, 5))
     assert len(subjects) == 5, subjects  # each letter of the path arrived exactly once
     case = await stack_records.latest_case(ref)
     assert case is not None and case.stage == "closed"
@@ -290,7 +297,8 @@ async def test_appeal_overturned_removes_the_protocol(
     state = await decide(handle, "appeal_decision", "overturned", "director", by="dir-raj")
     assert state.protocol is None and state.stage == "formal_warning"
     assert [p.status for p in await stack_records.protocols(ref)] == ["overturned"]
-    assert len(kinds(smtp_outbox[0], address)) == 4
+    subjects = await eventually(lambda: letters_arrived(smtp_outbox[0], address, 4))
+    assert len(subjects) == 4, subjects
 
 
 @BOTH_PROFILES
@@ -321,7 +329,8 @@ async def test_review_continued_twice_then_ended(
     state = await decide(handle, "protocol_review", "end", "head_of_service")
     assert state.stage == "closed"
     assert (await stack_records.protocols(ref))[0].reviews == 3
-    assert len(kinds(smtp_outbox[0], address)) == 3 + 3  # warnings+protocol, 3 reviews
+    subjects = await eventually(lambda: letters_arrived(smtp_outbox[0], address, 3 + 3))
+    assert len(subjects) == 3 + 3, subjects  # warnings+protocol, 3 reviews
 
 
 @BOTH_PROFILES

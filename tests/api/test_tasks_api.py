@@ -195,6 +195,9 @@ async def test_completing_while_the_worker_is_down_is_a_clear_503(
     async with build_worker(client, settings, stack_records):
         handle = await report(client, settings, incident(ref))
         task = await open_task(handle, "initial_warning")
+        # The case shows the task as its pass opens it; the pass's one records activity
+        # puts it on record a moment later: stop the worker only once it is there.
+        assert await eventually(lambda: stack_records.get_task(task.task_id))
     # the worker has stopped: nobody can apply the decision
     settings.update_timeout_seconds = 2
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:

@@ -8,7 +8,8 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from policy.categories import Category, Channel
@@ -174,3 +175,14 @@ async def rejected(update: Awaitable[object], match: str) -> str:
         assert re.search(match, message), f"{match!r} not in {message!r}"
         return message
     raise AssertionError(f"update was accepted; expected rejection matching {match!r}")
+
+
+def has_patch_marker(history: WorkflowHistory, patch_id: str) -> bool:
+    """Whether the history recorded ``workflow.patched(patch_id)``'s marker."""
+    return any(
+        patch_id.encode() in payload.data
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        for details in e.marker_recorded_event_attributes.details.values()
+        for payload in details.payloads
+    )

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 
 import pytest
 from temporalio import workflow
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import UnsandboxedWorkflowRunner
 
@@ -23,7 +22,15 @@ import worker as worker_module
 from records.repository import Records
 from settings import Settings
 from tests.support import eventually
-from tests.workflows.helpers import Handle, decide, incident, new_ref, open_task, report
+from tests.workflows.helpers import (
+    Handle,
+    decide,
+    has_patch_marker,
+    incident,
+    new_ref,
+    open_task,
+    report,
+)
 from tests.workflows.test_replay import replayer
 from tests.workflows.test_steps_per_incident import activities, rows
 from workflows.case import CaseWorkflow
@@ -113,12 +120,6 @@ async def test_a_decision_and_a_flag_review_each_cost_one_records_activity(
     expected = await rows(stack_records, old_case)
     assert any(":issued" in entry for entry in expected["audit"])  # type: ignore[attr-defined]
     assert await rows(stack_records, new_case) == expected
-    assert any(
-        HANDLER_ONE_STEP.encode() in payload.data
-        for e in new_history.events
-        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-        for details in e.marker_recorded_event_attributes.details.values()
-        for payload in details.payloads
-    ), f"no {HANDLER_ONE_STEP} marker"
+    assert has_patch_marker(new_history, HANDLER_ONE_STEP), f"no {HANDLER_ONE_STEP} marker"
     await replayer().replay_workflow(new_history)
     await replayer().replay_workflow(old_history)

@@ -267,7 +267,8 @@ def main(argv: list[str]) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"load average before / after    : {results['load_before']} / {results['load_after']}")
-    print(f"figures written to {out} ({results['seconds']:.0f}s in all)")
+    where = out.relative_to(RESULTS.parent.parent)  # relative to the repository
+    print(f"figures written to {where} ({results['seconds']:.0f}s in all)")
     return 0
 
 

@@ -1175,6 +1175,12 @@ class Records:
     ) -> None:
         """An audit row of the retention schedule (a run, or the schedule set), once per
         event key."""
+        await self._record_system_event(RETENTION_ACTOR, event_key, action, at, details)
+
+    async def _record_system_event(
+        self, actor: str, event_key: str, action: str, at: datetime, details: dict[str, object]
+    ) -> None:
+        """An audit row of a scheduled job (no case, role "system"), once per event key."""
         try:
             async with self._sessions.begin() as session:
                 if await session.scalar(
@@ -1185,7 +1191,7 @@ class Records:
                     session,
                     event_key=event_key,
                     case_key=None,
-                    actor=RETENTION_ACTOR,
+                    actor=actor,
                     role="system",
                     action=action,
                     reason=None,
@@ -1573,25 +1579,7 @@ class Records:
         self, event_key: str, action: str, at: datetime, details: dict[str, object]
     ) -> None:
         """An audit row of the pack schedules, by the system, once per event key."""
-        try:
-            async with self._sessions.begin() as session:
-                if await session.scalar(
-                    select(AuditEvent.id).where(AuditEvent.event_key == event_key)
-                ):
-                    return
-                _audit(
-                    session,
-                    event_key=event_key,
-                    case_key=None,
-                    actor="system",
-                    role="system",
-                    action=action,
-                    reason=None,
-                    details=details,
-                    at=at,
-                )
-        except IntegrityError:
-            return
+        await self._record_system_event("system", event_key, action, at, details)
 
 
 # The task list's order, on the tasks table and on a union of its rows (by column name).

@@ -873,10 +873,11 @@ async def find_case(request: Request, ref: str = "") -> Response:
     return await _case_page(request, principal, case)
 
 
-@router.post("/cases/{customer_ref}/access", include_in_schema=False)
-async def break_glass(request: Request, customer_ref: str) -> Response:
-    """Break glass from the inbox: the reason is recorded as ``POST /v1/cases/{ref}/access``
-    records it (``api.access.grant_break_glass``), then the case is shown."""
+async def _case_form(
+    request: Request, customer_ref: str
+) -> tuple[Principal, FormData, Case] | Response:
+    """A form posted from a case page: the signed-in decider, the form (its CSRF token
+    checked) and the case; or the page that refuses (sign-in, 403, 404)."""
     principal = await _signed_in(request)
     if principal is None:
         return _to_sign_in()
@@ -894,6 +895,17 @@ async def break_glass(request: Request, customer_ref: str) -> Response:
         return _message(
             request, 404, "Case not found", "There is no case for that reference.", principal
         )
+    return principal, data, case
+
+
+@router.post("/cases/{customer_ref}/access", include_in_schema=False)
+async def break_glass(request: Request, customer_ref: str) -> Response:
+    """Break glass from the inbox: the reason is recorded as ``POST /v1/cases/{ref}/access``
+    records it (``api.access.grant_break_glass``), then the case is shown."""
+    posted = await _case_form(request, customer_ref)
+    if isinstance(posted, Response):
+        return posted
+    principal, data, case = posted
     reason = str(data.get("reason") or "")
     try:
         body = BreakGlassIn.model_validate({"reason": reason})
@@ -924,20 +936,11 @@ async def record_equality(request: Request, customer_ref: str) -> Response:
     """Record equality monitoring from the case page (HS 7.1, voluntary), with the checks
     and the audit row of ``PUT /v1/customers/{ref}/equality``; for those who may read the
     case. Each characteristic left at "Not recorded" is withdrawn."""
-    principal = await _signed_in(request)
-    if principal is None:
-        return _to_sign_in()
-    if not principal.roles & DECIDERS:
-        return _not_a_decider(request, principal)
-    data = await request.form()
-    if not _csrf_ok(request, data):
-        return _form_refused(request, principal)
+    posted = await _case_form(request, customer_ref)
+    if isinstance(posted, Response):
+        return posted
+    principal, data, case = posted
     records = records_of(request)
-    case = await records.latest_case(customer_ref) if _REF.fullmatch(customer_ref) else None
-    if case is None:
-        return _message(
-            request, 404, "Case not found", "There is no case for that reference.", principal
-        )
     if not (await case_access(records, principal, case.case_key)).full:
         return await _case_page(request, principal, case, status_code=403)
     given = {name: str(data.get(name) or "") or None for name in EQUALITY_CHARACTERISTICS}

@@ -129,35 +129,17 @@ class Records:
 
     # cases ---------------------------------------------------------------------
     async def open_case(self, request: OpenCase) -> OpenedCase:
-        """Find this run chain's case row or open the customer's next case episode."""
+        """Find this run chain's case row or open the customer's next case episode; with a
+        first batch, record it under the case in the same transaction."""
         for _attempt in range(3):
             try:
                 async with self._sessions.begin() as session:
-                    existing = await session.scalar(
-                        select(Case).where(Case.run_key == request.run_key)
-                    )
-                    if existing is not None:
-                        return OpenedCase(case_key=existing.case_key, episode=existing.episode)
-                    last = await session.scalar(
-                        select(func.max(Case.episode)).where(
-                            Case.workflow_id == request.workflow_id
+                    opened = await _open_case_in(session, request)
+                    if request.first_batch:
+                        opened.created_ids = await self._record_incidents_in(
+                            session, opened.case_key, request.first_batch
                         )
-                    )
-                    episode = (last or 0) + 1
-                    case = Case(
-                        case_key=f"{request.workflow_id}/{episode}",
-                        workflow_id=request.workflow_id,
-                        run_key=request.run_key,
-                        episode=episode,
-                        customer_ref=request.customer_ref,
-                        profile=request.profile_name,
-                        stage="open",
-                        risk_flag=False,
-                        opened_at=request.opened_at,
-                        updated_at=request.opened_at,
-                    )
-                    session.add(case)
-                return OpenedCase(case_key=case.case_key, episode=episode)
+                return opened
             except IntegrityError:
                 continue  # a concurrent attempt won the race: read its row
         raise RuntimeError(f"could not open a case row for run {request.run_key}")
@@ -190,26 +172,35 @@ class Records:
         """Record a batch under the case: attach incidents intake stored, write the others.
 
         Returns the ids this batch recorded, on whichever attempt (not earlier resends)."""
-        ids = [i.incident_id for i in incidents]
         async with self._sessions.begin() as session:
-            rows = {
-                row.incident_id: row
-                for row in await session.scalars(
-                    select(Incident).where(Incident.incident_id.in_(ids))
-                )
-            }
-            recorded: list[str] = []
-            for incident in incidents:
-                row = rows.get(incident.incident_id)
-                if row is None:
-                    row = self._add_incident(session, case_key, incident, batch_key)
-                    rows[incident.incident_id] = row
-                elif row.case_key is None:  # stored by intake: now part of the case
-                    row.case_key = case_key
-                    row.batch_key = batch_key
-                    _audit_incident(session, case_key, row)
-                if row.batch_key == batch_key and incident.incident_id not in recorded:
-                    recorded.append(incident.incident_id)
+            return await self._record_incidents_in(session, case_key, incidents, batch_key)
+
+    async def _record_incidents_in(
+        self,
+        session: AsyncSession,
+        case_key: str,
+        incidents: Sequence[IncidentReport],
+        batch_key: str | None = None,
+    ) -> list[str]:
+        """A batch keyed on its first incident (unless ``batch_key`` says otherwise)."""
+        batch_key = batch_key or incidents[0].incident_id
+        ids = [i.incident_id for i in incidents]
+        rows = {
+            row.incident_id: row
+            for row in await session.scalars(select(Incident).where(Incident.incident_id.in_(ids)))
+        }
+        recorded: list[str] = []
+        for incident in incidents:
+            row = rows.get(incident.incident_id)
+            if row is None:
+                row = self._add_incident(session, case_key, incident, batch_key)
+                rows[incident.incident_id] = row
+            elif row.case_key is None:  # stored by intake: now part of the case
+                row.case_key = case_key
+                row.batch_key = batch_key
+                _audit_incident(session, case_key, row)
+            if row.batch_key == batch_key and incident.incident_id not in recorded:
+                recorded.append(incident.incident_id)
         return recorded
 
     async def receive_incident(
@@ -1875,6 +1866,32 @@ async def _supersede_task_in(session: AsyncSession, request: SupersedeTask) -> N
         details={"task_id": request.task_id, "kind": request.kind},
         at=request.at,
     )
+
+
+async def _open_case_in(session: AsyncSession, request: OpenCase) -> OpenedCase:
+    """This run chain's case row, or the customer's next case episode, added."""
+    existing = await session.scalar(select(Case).where(Case.run_key == request.run_key))
+    if existing is not None:
+        return OpenedCase(case_key=existing.case_key, episode=existing.episode)
+    last = await session.scalar(
+        select(func.max(Case.episode)).where(Case.workflow_id == request.workflow_id)
+    )
+    episode = (last or 0) + 1
+    case = Case(
+        case_key=f"{request.workflow_id}/{episode}",
+        workflow_id=request.workflow_id,
+        run_key=request.run_key,
+        episode=episode,
+        customer_ref=request.customer_ref,
+        profile=request.profile_name,
+        stage="open",
+        risk_flag=False,
+        opened_at=request.opened_at,
+        updated_at=request.opened_at,
+    )
+    session.add(case)
+    await session.flush()  # the incidents below refer to it
+    return OpenedCase(case_key=case.case_key, episode=episode)
 
 
 async def _record_event_in(session: AsyncSession, request: RecordCaseEvent) -> None:

@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows.decision_steps import DecisionSteps
+from workflows.steps import OPEN_WITH_FIRST_BATCH
 
 # A run continues-as-new at whichever bound it meets first (the server's own suggestion
 # comes at 4 Ki events by default): every run of every case stays small to replay.
@@ -95,6 +96,7 @@ class CaseWorkflow(DecisionSteps):
         self._recent.update(i.incident_id for i in self._inbox)
         self._batch: list[IncidentReport] = []  # recorded, not yet acted on
         self._pending = []  # records writes of a one-step pass not yet on record
+        self._deliveries = {}  # letters this run is delivering
         self._lock = asyncio.Lock()
         self._finished = False
         self._deadlines_changed = False
@@ -343,7 +345,7 @@ class CaseWorkflow(DecisionSteps):
             self._deadlines_changed = True  # a first pass mirrors the state at once
         while not self._state.case_key:
             try:
-                await self._open_case()
+                await self._open_with_first_batch()
             except ApplicationError:
                 await workflow.sleep(RETRY_FAILED_STEP_AFTER)
         while not self._finished:
@@ -382,7 +384,7 @@ class CaseWorkflow(DecisionSteps):
                 # A step failed past its budget (records down for long, or refused):
                 # nothing is lost — the batch and the deadlines wait — and no lock is held.
                 await workflow.sleep(RETRY_FAILED_STEP_AFTER)
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._before_run_ends()
         return self._state
 
     def _carry_into_round_two(self) -> None:
@@ -415,9 +417,17 @@ class CaseWorkflow(DecisionSteps):
             or info.is_continue_as_new_suggested()
         )
 
+    async def _before_run_ends(self) -> None:
+        """Drain handlers and hand over the deliveries still in flight (a handler may start
+        one while the run waits for another)."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        while self._deliveries:
+            await self._hand_over_deliveries()
+            await workflow.wait_condition(workflow.all_handlers_finished)
+
     async def _continue_as_new(self) -> None:
         """Drain handlers, then start the next run with the state and unrecorded incidents."""
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._before_run_ends()
         self._decode_arrivals(len(self._arrivals))
         if sum(len(i.description) for i in self._inbox) > MAX_CARRIED_DESCRIPTION_CHARS:
             return  # large descriptions signalled directly: record them first
@@ -429,6 +439,18 @@ class CaseWorkflow(DecisionSteps):
         )
 
     # Incidents --------------------------------------------------------------------
+
+    async def _open_with_first_batch(self) -> None:
+        """Open the case's records row and record the incidents that started it, in one
+        step. Runs whose history predates the patch replay the two steps."""
+        batch = self._take_batch() if workflow.patched(OPEN_WITH_FIRST_BATCH) else []
+        try:
+            created = await self._open_case(batch)
+        except ApplicationError:
+            self._inbox[:0] = batch  # try the same batch again later
+            raise
+        if batch:
+            self._recorded(batch, created)
 
     def _take_batch(self) -> list[IncidentReport]:
         """The next incidents to record: bounded by count and by description size."""
@@ -457,13 +479,17 @@ class CaseWorkflow(DecisionSteps):
             except ApplicationError:
                 self._inbox[:0] = batch  # try the same batch again later
                 raise
-            created = set(recorded.created_ids)
-            self._state.recent_incident_ids.extend(i.incident_id for i in batch)
-            # A resend of one already on record is not acted on twice.
-            self._batch = [i for i in batch if i.incident_id in created]
+            self._recorded(batch, recorded.created_ids)
         while self._batch:
             await self._handle_incident(self._batch[0])
             self._batch.pop(0)
+
+    def _recorded(self, batch: list[IncidentReport], created_ids: list[str]) -> None:
+        """The batch is on record: act on the incidents it wrote (a resend of one already
+        on record is not acted on twice)."""
+        created = set(created_ids)
+        self._state.recent_incident_ids.extend(i.incident_id for i in batch)
+        self._batch = [i for i in batch if i.incident_id in created]
 
     async def _handle_incident(self, incident: IncidentReport) -> None:
         state = self._state

@@ -248,14 +248,19 @@ class OpenCase:
     run_key: str
     profile_name: str
     opened_at: datetime
+    # The first incidents, recorded under the case in the same transaction (batch key: the
+    # first one's id); empty on runs from before the patch "open-with-first-batch".
+    first_batch: list[IncidentReport] = field(default_factory=list)
 
 
 @dataclass
 class OpenedCase:
-    """Activity output: the case episode's business key."""
+    """Activity output: the case episode's business key (and the first batch's ids this
+    opening recorded, as ``RecordedIncidents`` has them)."""
 
     case_key: str
     episode: int
+    created_ids: list[str] = field(default_factory=list)
 
 
 @dataclass

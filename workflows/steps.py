@@ -5,6 +5,7 @@ Deterministic like the workflow itself: every side effect goes through an activi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -29,6 +30,8 @@ with workflow.unsafe.imports_passed_through():
         DeliverLetter,
         DraftedLetter,
         DraftLetter,
+        IncidentReport,
+        LetterProblem,
         LetterSummary,
         OpenCase,
         OpenedCase,
@@ -40,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateCaseRecord,
     )
 
-from workflows.letter import LetterWorkflow
+from workflows.letter import LetterWorkflow, delivery_options, explain_failure
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
@@ -68,6 +71,14 @@ ONE_STEP = "incident-one-step"
 # Patch: a handler's records writes (the decision, its letters, tasks and audit rows, the
 # case record) are buffered the same way and flushed as one activity before it answers.
 HANDLER_ONE_STEP = "decision-one-step"
+# Patch: the case runs a letter's delivery activity itself, not awaited, where it started
+# a letter workflow (a child) for it: one workflow per incident, not two.
+LETTER_FROM_CASE = "letter-from-case"
+# Before a run ends, deliveries still in flight get this long to finish; those still
+# retrying then go on in a letter workflow of their own, which outlives the run.
+HANDOVER_WAIT = timedelta(seconds=30)
+# Patch: a new case records its first incidents in the activity that opens its records row.
+OPEN_WITH_FIRST_BATCH = "open-with-first-batch"
 # A letter in one of these states needs no delivery started.
 DELIVERY_DONE = ("sent", "stored", "undeliverable")
 # Every letter template may use these (a first-round decision does not set them all).
@@ -100,6 +111,10 @@ class CaseSteps:
     _buffering: bool = False
     # Buffered writes not yet on record (a failed flush keeps them for the next one).
     _pending: list[CaseWrite]
+    # This run delivers its letters itself (patch "letter-from-case").
+    _letter_from_case: bool | None = None
+    # Deliveries this run started and that have not ended yet, by letter id.
+    _deliveries: dict[str, DeliverLetter]
 
     async def _close(self, why: str, *, letter: bool) -> None:
         state = self._state
@@ -136,6 +151,13 @@ class CaseSteps:
         if self._handler_one_step is None:
             self._handler_one_step = self._in_round_two() and workflow.patched(HANDLER_ONE_STEP)
         return self._handler_one_step
+
+    def _delivers_letters(self) -> bool:
+        """Whether this run delivers its letters by an activity of its own. Runs whose
+        history predates it replay a letter workflow per delivery."""
+        if self._letter_from_case is None:
+            self._letter_from_case = workflow.patched(LETTER_FROM_CASE)
+        return self._letter_from_case
 
     async def _in_one_write(self, change: Callable[[], Awaitable[None]]) -> None:
         """Make a handler's change, then mirror it: its records writes in one activity on
@@ -249,7 +271,9 @@ class CaseSteps:
             )
         )
 
-    async def _open_case(self) -> None:
+    async def _open_case(self, first_batch: list[IncidentReport]) -> list[str]:
+        """Open (or find) the case's records row, recording the first batch with it;
+        answers with the ids of that batch this opening recorded."""
         info = workflow.info()
         opened: OpenedCase = await self._act(
             CaseActivityApi.open_case,
@@ -259,6 +283,7 @@ class CaseSteps:
                 run_key=info.first_execution_run_id,
                 profile_name=self._profile.name,
                 opened_at=self._now(),
+                first_batch=first_batch,
             ),
         )
         self._state.case_key = opened.case_key
@@ -266,6 +291,7 @@ class CaseSteps:
         self._state.opened_at = self._now()
         self._state.last_activity_at = self._now()
         self._upsert_search_attributes()
+        return opened.created_ids
 
     async def _send_letter(self, kind: str, step: str, context: dict[str, str]) -> None:
         """Store the letter, then hand it to its own delivery workflow (not awaited).
@@ -311,19 +337,55 @@ class CaseSteps:
         )
 
     async def _start_delivery(self, letter: str, kind: str, *, attempt: int) -> None:
+        """Start the letter's delivery; the case never waits for it to end."""
         durations = self._profile.durations
+        request = DeliverLetter(
+            letter_id=letter,
+            case_workflow_id=workflow.info().workflow_id,
+            kind=kind,
+            attempt=attempt,
+            budget_seconds=durations.letter_delivery_budget,
+            retry_max_interval_seconds=durations.letter_retry_max_interval,
+        )
+        if not self._delivers_letters():
+            await self._start_letter_workflow(request)
+        elif letter not in self._deliveries:
+            self._deliveries[letter] = request
+            delivery = workflow.start_activity_method(
+                CaseActivityApi.deliver_letter, request, **delivery_options(request)
+            )
+            delivery.add_done_callback(lambda ended: self._delivery_ended(request, ended))
+
+    def _delivery_ended(self, request: DeliverLetter, ended: asyncio.Future[Any]) -> None:
+        """A delivery that failed for good becomes a letter problem for the main loop."""
+        if self._deliveries.get(request.letter_id) is not request:
+            return  # handed over to a letter workflow, which reports for itself
+        del self._deliveries[request.letter_id]
+        failure = None if ended.cancelled() else ended.exception()
+        if isinstance(failure, ActivityError):
+            problem, explanation = explain_failure(failure, request.budget_seconds)
+            self._state.letter_problems.append(
+                LetterProblem(request.letter_id, request.kind, problem, explanation)
+            )
+
+    async def _hand_over_deliveries(self) -> None:
+        """Before the run ends: let deliveries in flight finish (for a while), then give
+        those still retrying to a letter workflow each, which outlives the run."""
+        if not self._deliveries:
+            return
+        try:
+            await workflow.wait_condition(lambda: not self._deliveries, timeout=HANDOVER_WAIT)
+        except TimeoutError:
+            for request in list(self._deliveries.values()):
+                del self._deliveries[request.letter_id]
+                await self._start_letter_workflow(request)
+
+    async def _start_letter_workflow(self, request: DeliverLetter) -> None:
         try:
             await workflow.start_child_workflow(
                 LetterWorkflow.run,
-                DeliverLetter(
-                    letter_id=letter,
-                    case_workflow_id=workflow.info().workflow_id,
-                    kind=kind,
-                    attempt=attempt,
-                    budget_seconds=durations.letter_delivery_budget,
-                    retry_max_interval_seconds=durations.letter_retry_max_interval,
-                ),
-                id=f"letter-{letter}-{attempt}",
+                request,
+                id=f"letter-{request.letter_id}-{request.attempt}",
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             )
         except WorkflowAlreadyStartedError:

@@ -88,6 +88,29 @@ async def test_open_case_is_idempotent_per_run_and_numbers_episodes(records: Rec
     assert latest is not None and latest.case_key == second.case_key
 
 
+async def test_a_case_opened_with_its_first_batch_records_it_once(records: Records) -> None:
+    """Patch open-with-first-batch: one transaction opens the case and records the batch;
+    a retry finds both; intake's stored incident is attached; a resend is not new."""
+    stored_by_intake = _incident("i-2")
+    await records.receive_incident(
+        stored_by_intake, None, ApiCall("crm", "case_system", "report_incident", 202, {}, NOW)
+    )
+    batch = [_incident("i-1"), stored_by_intake]
+    opened = await records.open_case(replace(_open("run-a"), first_batch=batch))
+    again = await records.open_case(replace(_open("run-a"), first_batch=batch))
+    assert (opened.case_key, opened.created_ids) == ("ucb-case-C1/1", ["i-1", "i-2"])
+    assert again == opened
+    incidents = await records.incidents(opened.case_key)
+    assert sorted(i.incident_id for i in incidents) == ["i-1", "i-2"]
+    trail = await records.audit_trail(opened.case_key)
+    assert [a.action for a in trail].count("incident_reported") == 2
+    # The next episode's first batch: a resend of i-2 is not recorded again.
+    later = await records.open_case(
+        replace(_open("run-b"), first_batch=[_incident("i-3"), stored_by_intake])
+    )
+    assert (later.episode, later.created_ids) == (2, ["i-3"])
+
+
 async def test_incident_recorded_once_with_its_audit_row(records: Records) -> None:
     case = await records.open_case(_open("run-a"))
     assert await records.record_incidents(case.case_key, "batch-1", [_incident()]) == ["i-1"]

@@ -6,6 +6,9 @@ Issue 12: a verbal-abuse-by-email incident on a new case used to schedule eight 
 the patch ``incident-one-step`` the records writes of a main-loop pass are one activity
 and one transaction (``record_case_writes``); this pins the smaller number so the saving
 cannot silently regress, and checks the pass leaves the rows the step-by-step pass left.
+Since the patch ``letter-from-case`` the case delivers the letter by an activity of its own:
+one workflow per incident, where a letter workflow (a child) used to deliver it; since
+``open-with-first-batch`` the activity that opens a new case records its first incidents.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from settings import Settings
 from tests.support import eventually
 from tests.workflows.helpers import Handle, has_patch_marker, incident, new_ref, report, state_when
 from tests.workflows.test_replay import replayer
-from workflows.steps import ONE_STEP, CaseSteps
+from workflows.steps import LETTER_FROM_CASE, ONE_STEP, OPEN_WITH_FIRST_BATCH, CaseSteps
 
 SCHEDULED = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
 COMPLETED = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
@@ -49,9 +52,9 @@ def counts(history: WorkflowHistory) -> tuple[int, int, int]:
 
 async def abusive_email(
     client: Client, settings: Settings, records: Records, ref: str
-) -> tuple[Handle, WorkflowHistory, WorkflowHistory]:
-    """One abusive e-mail on a new case, handled and its letter delivered: the case, its
-    settled history and the letter workflow's history."""
+) -> tuple[Handle, WorkflowHistory]:
+    """One abusive e-mail on a new case, handled and its letter delivered: the case and its
+    settled history."""
     await records.upsert_customer(
         ref, datetime.now(UTC), name="Sam", email=f"{ref.lower()}@example.org"
     )
@@ -61,14 +64,13 @@ async def abusive_email(
     )
     [letter] = state.letters
 
-    async def delivered() -> WorkflowHistory | None:
-        child = client.get_workflow_handle(f"letter-{letter.letter_id}-1")
-        described = await child.describe()
-        if described.status is None or described.status.name != "COMPLETED":
-            return None
-        return await child.fetch_history()
+    async def delivered() -> bool:
+        [stored] = [
+            x for x in await records.letters(state.case_key) if x.letter_id == letter.letter_id
+        ]
+        return stored.status == "sent"
 
-    child_history = await eventually(delivered, within=30)
+    await eventually(delivered, within=30)
     seen: list[int] = []
 
     async def settled() -> WorkflowHistory | None:
@@ -76,21 +78,30 @@ async def abusive_email(
         seen.append(len(history.events))
         return history if seen[-2:] == [len(history.events)] * 2 else None
 
-    return handle, await eventually(settled, within=30, interval=1.0), child_history
+    return handle, await eventually(settled, within=30, interval=1.0)
 
 
-async def test_one_abusive_email_on_a_new_case_costs_four_activities(
+async def test_one_abusive_email_on_a_new_case_costs_three_activities_in_one_workflow(
     client: Client, worker: Worker, settings: Settings, stack_records: Records
 ) -> None:
-    _handle, history, letter = await abusive_email(client, settings, stack_records, new_ref())
-    assert activities(history) == ["open_case", "record_incidents", "record_case_writes"]
-    assert activities(letter) == ["deliver_letter"]
-    # Before the patch: seven activities, ten workflow tasks and 61 events on the case.
+    ref = new_ref()
+    _handle, history = await abusive_email(client, settings, stack_records, ref)
+    assert activities(history) == ["open_case", "record_case_writes", "deliver_letter"]
+    # Before incident-one-step: eight activities, twelve workflow tasks and 72 events in two
+    # workflows; before letter-from-case: four, eight and 50 (the letter's child had 2, 11);
+    # before open-with-first-batch (record_incidents apart): four, five and 38.
     scheduled, tasks, events = counts(history)
-    assert (scheduled, tasks) == (3, 6), counts(history)
-    assert events <= 40, counts(history)
-    # The new path leaves its patch marker, and its history replays.
-    assert has_patch_marker(history, ONE_STEP), f"no {ONE_STEP} marker"
+    assert (scheduled, tasks) == (3, 4), counts(history)
+    assert events <= 34, counts(history)
+    case = await stack_records.latest_case(ref)
+    assert case is not None
+    children = await client.count_workflows(
+        f"WorkflowType = 'LetterWorkflow' AND WorkflowId STARTS_WITH 'letter-{case.case_key}:'"
+    )
+    assert children.count == 0
+    # The new paths leave their patch markers, and the history replays.
+    for patch in (ONE_STEP, LETTER_FROM_CASE, OPEN_WITH_FIRST_BATCH):
+        assert has_patch_marker(history, patch), f"no {patch} marker"
     await replayer().replay_workflow(history)
 
 
@@ -151,16 +162,14 @@ async def test_the_one_step_pass_leaves_the_rows_the_step_by_step_pass_left(
         old = await abusive_email(client, settings, stack_records, new_ref("OLD"))
         new = await abusive_email(client, settings, stack_records, new_ref("NEW"))
         new_state, old_state = await new[0].query("state"), await old[0].query("state")
-    (old_case, old_history, old_letter), (new_case, new_history, new_letter) = old, new
+    (old_case, old_history), (new_case, new_history) = old, new
     print(
-        "\nactivities, workflow tasks, events (case + letter workflow) per abusive e-mail:"
-        f"\n  step by step: {counts(old_history)} + {counts(old_letter)}"
-        f" {activities(old_history)}"
-        f"\n  one step:     {counts(new_history)} + {counts(new_letter)}"
-        f" {activities(new_history)}"
+        "\nactivities, workflow tasks, events per abusive e-mail:"
+        f"\n  step by step: {counts(old_history)} {activities(old_history)}"
+        f"\n  one step:     {counts(new_history)} {activities(new_history)}"
     )
     assert len(activities(old_history)) == 7  # the old path really ran
-    assert activities(new_history)[-1] == "record_case_writes"
+    assert activities(new_history)[-2:] == ["record_case_writes", "deliver_letter"]
     expected = await rows(stack_records, old_case)
     assert expected["audit"] and expected["tasks"] and expected["letters"]
     assert await rows(stack_records, new_case) == expected

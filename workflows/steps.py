@@ -290,7 +290,8 @@ class CaseSteps:
         self._state.episode = opened.episode
         self._state.opened_at = self._now()
         self._state.last_activity_at = self._now()
-        self._upsert_search_attributes()
+        if not first_batch:  # else the pass that acts on the batch mirrors the case
+            self._upsert_search_attributes()
         return opened.created_ids
 
     async def _send_letter(self, kind: str, step: str, context: dict[str, str]) -> None:

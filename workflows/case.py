@@ -10,7 +10,7 @@ continues-as-new on its own bound, carrying incidents not yet recorded.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -328,8 +328,14 @@ class CaseWorkflow(DecisionSteps):
 
     @workflow.query(name="state")
     def state(self) -> CaseState:
-        """The case's compact state: stage, open tasks, protocol, flags, letters."""
-        return self._state
+        """The case's compact state: stage, open tasks, protocol, flags, letters. A task
+        shows once it is on record (a one-step pass writes its tasks at its end), so that
+        staff can complete every task they see."""
+        unwritten = {w.task.task.task_id for w in self._pending if w.task is not None}
+        if not unwritten:
+            return self._state
+        on_record = [t for t in self._state.open_tasks if t.task_id not in unwritten]
+        return replace(self._state, open_tasks=on_record)
 
     async def _case_opened(self) -> None:
         """Handlers wait for the case's records row (the first step of a new case)."""

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
     from records.repository import Records
     from settings import Settings
+    from workflows.messages import IncidentReport
 
 DEFAULT_STORM = 300  # 1,000 (setup, storm, baseline) takes over 8 minutes on 2 shared cores
 DEFAULT_CASES = 300
@@ -291,6 +292,25 @@ def bench_settings(root: Path, server: DevServer, task_queue: str) -> Settings:
     )
 
 
+def bench_incident(ref: str, category: Any, description: str, **facts: Any) -> IncidentReport:
+    """An incident by e-mail, happening and reported now, by the bench."""
+    from policy.categories import Channel
+    from workflows.messages import IncidentReport
+
+    now = datetime.now(UTC)
+    return IncidentReport(
+        incident_id=str(uuid.uuid4()),
+        customer_ref=ref,
+        category=category,
+        channel=Channel.EMAIL,
+        occurred_at=now,
+        description=description,
+        reported_by="bench",
+        reported_at=now,
+        **facts,
+    )
+
+
 async def migrated_records(settings: Settings) -> tuple[Records, Any]:
     from records.db import make_engine, make_sessionmaker
     from records.migrate import upgrade
@@ -386,25 +406,19 @@ async def _start_carried(client: Client, settings: Settings, ref: str, due: date
 async def _start_immediate(client: Client, settings: Settings, ref: str, due: datetime) -> None:
     """The full path: an incident asking for immediate action, then a director approves it
     with the review set to fall due at ``due`` (whole seconds from the decision)."""
-    from policy.categories import Category, Channel
+    from policy.categories import Category
     from policy.protocol import ProtocolTerms
     from starter.temporal import report_incident
     from workflows.case import CaseWorkflow
-    from workflows.messages import Decision, IncidentReport
+    from workflows.messages import Decision
 
-    now = datetime.now(UTC)
     handle = await report_incident(
         client,
         settings,
-        IncidentReport(
-            incident_id=str(uuid.uuid4()),
-            customer_ref=ref,
-            category=Category.UNREASONABLE_DEMANDS,
-            channel=Channel.EMAIL,
-            occurred_at=now,
-            description="bench capacity incident",
-            reported_by="bench",
-            reported_at=now,
+        bench_incident(
+            ref,
+            Category.UNREASONABLE_DEMANDS,
+            "bench capacity incident",
             immediate_action_requested=True,
         ),
     )

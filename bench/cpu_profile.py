@@ -37,6 +37,7 @@ from bench.capacity import (
     _free_port,
     _gather_limited,
     _sqlite_path,
+    bench_incident,
     bench_settings,
     count,
     migrated_records,
@@ -137,10 +138,9 @@ async def run(n: int, profiled: bool) -> dict[str, Any]:
     """``n`` abusive e-mails on new cases; CPU per incident by thread, or the profile."""
     import worker as worker_module
     from devstack.smtp_sink import start_sink
-    from policy.categories import Category, Channel
+    from policy.categories import Category
     from settings import Settings
     from starter.temporal import connect, report_incident
-    from workflows.messages import IncidentReport
 
     profiles: list[cProfile.Profile] = []
 
@@ -176,18 +176,10 @@ async def run(n: int, profiled: bool) -> dict[str, Any]:
             db = _sqlite_path(settings)
 
             async def one(i: int) -> None:
-                ref, now = f"CPUPROF-{i:05d}", datetime.now(UTC)
-                await records.upsert_customer(ref, now, email=f"{ref.lower()}@example.org")
-                incident = IncidentReport(
-                    incident_id=str(uuid.uuid4()),
-                    customer_ref=ref,
-                    category=Category.VERBAL_ABUSE,
-                    channel=Channel.EMAIL,
-                    occurred_at=now,
-                    description="bench cpu profile incident",
-                    reported_by="bench",
-                    reported_at=now,
-                )
+                ref = f"CPUPROF-{i:05d}"
+                email = f"{ref.lower()}@example.org"
+                await records.upsert_customer(ref, datetime.now(UTC), email=email)
+                incident = bench_incident(ref, Category.VERBAL_ABUSE, "bench cpu profile")
                 await report_incident(client, settings, incident)
 
             async def letters_sent(k: int) -> None:

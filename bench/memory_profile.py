@@ -27,7 +27,6 @@ import tempfile
 import tracemalloc
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from bench.capacity import (
     DevServer,
     _gather_limited,
     _sqlite_path,
+    bench_incident,
     bench_settings,
     count,
     migrated_records,
@@ -67,11 +67,10 @@ def category(trace: tracemalloc.Traceback) -> str:
 async def profile(n: int, slots: int) -> dict[str, Any]:
     """Per-case bytes still alive after ``n`` cases settled, by category and by line."""
     os.environ["UCB_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS"] = str(slots)
-    from policy.categories import Category, Channel
+    from policy.categories import Category
     from settings import Settings
     from starter.temporal import connect, report_incident
     from worker import build_worker
-    from workflows.messages import IncidentReport
 
     with tempfile.TemporaryDirectory(prefix="ucb-bench-memprof-") as tmp:
         root = Path(tmp)
@@ -84,16 +83,10 @@ async def profile(n: int, slots: int) -> dict[str, Any]:
             db = _sqlite_path(settings)
 
             async def one(i: int) -> None:
-                now = datetime.now(UTC)
-                incident = IncidentReport(
-                    incident_id=str(uuid.uuid4()),
-                    customer_ref=f"MEMPROF-{i:05d}",
-                    category=Category.UNREASONABLE_PERSISTENCE,
-                    channel=Channel.EMAIL,
-                    occurred_at=now,
-                    description="bench memory profile incident",
-                    reported_by="bench",
-                    reported_at=now,
+                incident = bench_incident(
+                    f"MEMPROF-{i:05d}",
+                    Category.UNREASONABLE_PERSISTENCE,
+                    "bench memory profile incident",
                 )
                 await report_incident(client, settings, incident)
 

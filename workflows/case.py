@@ -10,6 +10,7 @@ continues-as-new on its own bound, carrying incidents not yet recorded.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import fields, replace
 from datetime import datetime, timedelta
 
@@ -97,6 +98,7 @@ class CaseWorkflow(DecisionSteps):
         self._batch: list[IncidentReport] = []  # recorded, not yet acted on
         self._pending = []  # records writes of a one-step pass not yet on record
         self._deliveries = {}  # letters this run is delivering
+        self._patch_answers = {}  # each patch's answer, once asked
         self._lock = asyncio.Lock()
         self._finished = False
         self._deadlines_changed = False
@@ -190,9 +192,14 @@ class CaseWorkflow(DecisionSteps):
     async def log_appeal(self, appeal: AppealRequest) -> CaseState:
         """A customer appeals the restriction in force: a Director not involved decides
         (HS 6.5.5; Magna: any decision except legal action)."""
+        return await self._change_in_one_write(lambda: self._log_appeal(appeal))
+
+    async def _change_in_one_write(self, change: Callable[[], Awaitable[None]]) -> CaseState:
+        """A handler's change once the case is on record, under its lock, its records
+        writes in one activity; answers with the new case state."""
         await self._case_opened()
         async with self._lock:
-            await self._in_one_write(lambda: self._log_appeal(appeal))
+            await self._in_one_write(change)
             self._deadlines_changed = True  # the main loop recomputes its next timer
         return self._state
 
@@ -260,11 +267,7 @@ class CaseWorkflow(DecisionSteps):
     @workflow.update
     async def request_risk_flag_review(self, request: RiskFlagReviewRequest) -> CaseState:
         """Staff ask for the risk flag to be decided now: a manager's task opens."""
-        await self._case_opened()
-        async with self._lock:
-            await self._in_one_write(lambda: self._request_flag_review(request))
-            self._deadlines_changed = True  # the main loop recomputes its next timer
-        return self._state
+        return await self._change_in_one_write(lambda: self._request_flag_review(request))
 
     async def _request_flag_review(self, request: RiskFlagReviewRequest) -> None:
         self._state.step_counter += 1
@@ -449,7 +452,7 @@ class CaseWorkflow(DecisionSteps):
     async def _open_with_first_batch(self) -> None:
         """Open the case's records row and record the incidents that started it, in one
         step. Runs whose history predates the patch replay the two steps."""
-        batch = self._take_batch() if workflow.patched(OPEN_WITH_FIRST_BATCH) else []
+        batch = self._take_batch() if self._patched(OPEN_WITH_FIRST_BATCH) else []
         try:
             created = await self._open_case(batch)
         except ApplicationError:

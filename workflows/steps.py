@@ -101,18 +101,13 @@ class CaseSteps:
     _profile: PolicyProfile
     # What _sync last wrote to the records and search attributes (None: not yet, this run).
     _mirrored: tuple[object, ...] | None = None
-    # This run follows the second round of the policy (patch "policy-round-two").
-    _round_two: bool | None = None
-    # This run buffers a pass's records writes (patch "incident-one-step").
-    _one_step: bool | None = None
-    # This run's handlers buffer their records writes too (patch "decision-one-step").
-    _handler_one_step: bool | None = None
+    # Each patch's answer for this run, asked of Temporal once, at the first step that
+    # depends on it (validators and queries, which may not ask, read it here after).
+    _patch_answers: dict[str, bool]
     # Inside a one-step pass or handler: records writes are buffered.
     _buffering: bool = False
     # Buffered writes not yet on record (a failed flush keeps them for the next one).
     _pending: list[CaseWrite]
-    # This run delivers its letters itself (patch "letter-from-case").
-    _letter_from_case: bool | None = None
     # Deliveries this run started and that have not ended yet, by letter id.
     _deliveries: dict[str, DeliverLetter]
 
@@ -129,35 +124,34 @@ class CaseSteps:
     def _now(self) -> datetime:
         return workflow.now()
 
+    def _patched(self, patch_id: str) -> bool:
+        """Whether this run takes the patch's new path (see "Changing workflow code
+        safely"): asked once, then remembered for the run."""
+        if patch_id not in self._patch_answers:
+            self._patch_answers[patch_id] = workflow.patched(patch_id)
+        return self._patch_answers[patch_id]
+
     def _in_round_two(self) -> bool:
         """Whether this run follows the policy's second round (restrictions decided by a
         person, reasons for the customer). Runs whose history predates it replay the
         first round; every run started since, including by continue-as-new, takes this."""
-        if self._round_two is None:
-            self._round_two = workflow.patched("policy-round-two")
-        return self._round_two
+        return self._patched("policy-round-two")
 
     def _in_one_step(self) -> bool:
         """Whether this run's main loop writes a pass's records in one activity. Runs
         whose history predates it replay one activity per write."""
-        if self._one_step is None:
-            self._one_step = workflow.patched(ONE_STEP)
-        return self._one_step
+        return self._patched(ONE_STEP)
 
     def _handlers_in_one_step(self) -> bool:
         """Whether this run's decisions, appeals and flag reviews write their records in
         one activity. Runs whose history predates it (and first-round runs) replay one
         activity per write."""
-        if self._handler_one_step is None:
-            self._handler_one_step = self._in_round_two() and workflow.patched(HANDLER_ONE_STEP)
-        return self._handler_one_step
+        return self._in_round_two() and self._patched(HANDLER_ONE_STEP)
 
     def _delivers_letters(self) -> bool:
         """Whether this run delivers its letters by an activity of its own. Runs whose
         history predates it replay a letter workflow per delivery."""
-        if self._letter_from_case is None:
-            self._letter_from_case = workflow.patched(LETTER_FROM_CASE)
-        return self._letter_from_case
+        return self._patched(LETTER_FROM_CASE)
 
     async def _in_one_write(self, change: Callable[[], Awaitable[None]]) -> None:
         """Make a handler's change, then mirror it: its records writes in one activity on
@@ -186,7 +180,7 @@ class CaseSteps:
 
     async def _flush(self) -> None:
         """Put the buffered writes on record in one activity, then start the deliveries
-        of the letters it stored (each letter's row is committed before its child runs)."""
+        of the letters it stored (each letter's row is committed before it is sent)."""
         if not self._pending:
             return
         writes = list(self._pending)
@@ -196,11 +190,8 @@ class CaseSteps:
         self._pending.clear()
         drafts = list(zip((w.letter for w in writes if w.letter), recorded.letters, strict=True))
         for draft, drafted in drafts:
-            known = any(x.letter_id == drafted.letter_id for x in self._state.letters)
-            if not draft.copy_for_customer and not known:
-                self._state.letters.append(
-                    LetterSummary(drafted.letter_id, draft.kind, drafted.delivery)
-                )
+            if not draft.copy_for_customer:
+                self._remember_letter(draft.kind, drafted)
         for draft, drafted in drafts:
             if drafted.status not in DELIVERY_DONE:
                 await self._start_delivery(drafted.letter_id, draft.kind, attempt=1)
@@ -295,26 +286,25 @@ class CaseSteps:
         return opened.created_ids
 
     async def _send_letter(self, kind: str, step: str, context: dict[str, str]) -> None:
-        """Store the letter, then hand it to its own delivery workflow (not awaited).
+        """Store the letter (and the customer's own copy of a letter that went to their
+        advocate), then start its delivery, not awaited: it retries while the mail server
+        is down without holding this case; one that fails for good opens a task."""
+        support = self._state.support
+        letters = [(step, False)]
+        if support.contact_via_advocate and support.copy_to_customer and self._in_round_two():
+            letters.append((f"{step}:copy", True))
+        for key, copy in letters:
+            if self._buffering:  # drafted with the pass's other writes, delivered after them
+                self._pending.append(CaseWrite(letter=self._draft(kind, key, context, copy=copy)))
+                continue
+            drafted = await self._draft_and_deliver(kind, key, context, copy=copy)
+            if not copy:
+                self._remember_letter(kind, drafted)
 
-        Delivery retries while the mail server is down without holding this case; an
-        address that cannot be used comes back as a ``letter_undeliverable`` signal.
-        """
-        if self._buffering:  # drafted with the pass's other writes, delivered after them
-            self._pending.append(CaseWrite(letter=self._draft(kind, step, context, copy=False)))
-            support = self._state.support
-            if support.contact_via_advocate and support.copy_to_customer and self._in_round_two():
-                # The customer's own copy of a letter that went to their advocate.
-                draft = self._draft(kind, f"{step}:copy", context, copy=True)
-                self._pending.append(CaseWrite(letter=draft))
-            return
-        drafted = await self._draft_and_deliver(kind, step, context, copy=False)
+    def _remember_letter(self, kind: str, drafted: DraftedLetter) -> None:
+        """The case's summary of a letter stored for the customer (once per letter)."""
         if not any(x.letter_id == drafted.letter_id for x in self._state.letters):
             self._state.letters.append(LetterSummary(drafted.letter_id, kind, drafted.delivery))
-        support = self._state.support
-        if support.contact_via_advocate and support.copy_to_customer and self._in_round_two():
-            # The customer's own copy of a letter that went to their advocate.
-            await self._draft_and_deliver(kind, f"{step}:copy", context, copy=True)
 
     async def _draft_and_deliver(
         self, kind: str, step: str, context: dict[str, str], *, copy: bool

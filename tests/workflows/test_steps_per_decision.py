@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from temporalio import workflow
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import UnsandboxedWorkflowRunner
 
@@ -43,13 +42,10 @@ def old_path_for_old_refs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Workers run unsandboxed, and the handlers of cases of customers named OLD-... take
     the path from before the patch (one activity per write)."""
 
+    new_path = CaseSteps._handlers_in_one_step
+
     def handlers_in_one_step(self: CaseSteps) -> bool:
-        if self._handler_one_step is None:
-            old = self._state.customer_ref.startswith("OLD-")
-            self._handler_one_step = (
-                not old and self._in_round_two() and workflow.patched(HANDLER_ONE_STEP)
-            )
-        return self._handler_one_step
+        return not self._state.customer_ref.startswith("OLD-") and new_path(self)
 
     monkeypatch.setattr(worker_module, "workflow_runner", UnsandboxedWorkflowRunner)
     monkeypatch.setattr(CaseSteps, "_handlers_in_one_step", handlers_in_one_step)

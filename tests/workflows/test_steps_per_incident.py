@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -110,11 +109,10 @@ def old_path_for_old_refs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Workers run unsandboxed, and cases of customers named OLD-... take the path from
     before the patch (one activity per write), so the two can be compared."""
 
+    new_path = CaseSteps._in_one_step
+
     def in_one_step(self: CaseSteps) -> bool:
-        if self._one_step is None:
-            old = self._state.customer_ref.startswith("OLD-")
-            self._one_step = not old and workflow.patched(ONE_STEP)
-        return self._one_step
+        return not self._state.customer_ref.startswith("OLD-") and new_path(self)
 
     monkeypatch.setattr(worker_module, "workflow_runner", UnsandboxedWorkflowRunner)
     monkeypatch.setattr(CaseSteps, "_in_one_step", in_one_step)
